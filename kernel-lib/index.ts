@@ -1,0 +1,2 @@
+// The library the notebooks import: `import { ... } from '../kernel-lib'`.
+export * from './runtime';

@@ -1,0 +1,19 @@
+// Kernels this project registers on top of a backend's own: one per file,
+// listed here, registered in one loop (the tfjs registry's convention).
+import * as tf from '@tensorflow/tfjs';
+import { oneHotConfig } from './one_hot';
+import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
+
+export const WASM_KERNELS: readonly tf.KernelConfig[] = [unsortedSegmentSumConfig, oneHotConfig];
+
+/** Registers (or replaces) this project's kernels for `backendName`; returns their names. */
+export function registerProjectKernels(backendName: string): string[] {
+  const configs = backendName === 'wasm' ? WASM_KERNELS : [];
+  for (const config of configs) {
+    if (tf.getKernel(config.kernelName, config.backendName)) {
+      tf.unregisterKernel(config.kernelName, config.backendName);
+    }
+    tf.registerKernel(config);
+  }
+  return configs.map((c) => c.kernelName);
+}

@@ -1,0 +1,79 @@
+// npm run workbook -- [notebook ...] [--mode quick|full] [-p name=value ...]
+// Executes the workbook's notebooks headlessly in the real tslab kernel.
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseParameter, type ParameterValue } from './workbook/notebook';
+import { runWorkbook, selectNotebooks, summaryTable, type Mode } from './workbook/run';
+
+const USAGE = `usage: npm run workbook -- [notebook ...] [options]
+
+Runs each notebook (all of notebooks/ by default, or those named: '04-sft',
+'04') in a fresh tslab kernel and writes the executed copies and manifest.json
+to the output folder. Exits non-zero if any notebook failed.
+
+options:
+  --mode quick|full     run size, injected as the parameter 'mode' (default quick)
+  -p, --param name=val  set a parameter (JSON value, else a string); repeatable
+  --seed N              injected as the parameter 'seed' (default 0)
+  --timeout SECONDS     per-cell limit (default 900)
+  --out DIR             output folder (default out/workbook)
+  --notebooks DIR       notebooks folder (default notebooks)
+  --list                list the notebooks that would run, and exit
+  -h, --help            this text`;
+
+async function main(): Promise<number> {
+  const root = path.resolve(__dirname, '..');
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      mode: { type: 'string', default: 'quick' },
+      param: { type: 'string', short: 'p', multiple: true, default: [] },
+      seed: { type: 'string', default: '0' },
+      timeout: { type: 'string', default: '900' },
+      out: { type: 'string', default: path.join(root, 'out', 'workbook') },
+      notebooks: { type: 'string', default: path.join(root, 'notebooks') },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.mode !== 'quick' && values.mode !== 'full') throw new Error(`--mode must be quick or full, got '${values.mode}'`);
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got '${values.seed}'`);
+  const timeout = Number(values.timeout);
+  if (!(timeout > 0)) throw new Error(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+  const parameters: Record<string, ParameterValue> = {};
+  for (const assignment of values.param) {
+    const [name, value] = parseParameter(assignment);
+    parameters[name] = value;
+  }
+  if (values.list) {
+    selectNotebooks(values.notebooks, positionals).forEach((f) => console.log(f));
+    return 0;
+  }
+  const manifest = await runWorkbook({
+    notebooksDir: values.notebooks,
+    outDir: values.out,
+    select: positionals,
+    mode: values.mode,
+    seed,
+    parameters,
+    cellTimeoutSeconds: timeout,
+    log: (line) => console.error(line),
+  });
+  console.log('\n' + summaryTable(manifest.notebooks));
+  console.log(`\nexecuted notebooks and manifest.json in ${path.resolve(values.out)} (${manifest.totalSeconds.toFixed(1)}s)`);
+  if (!manifest.ok) console.log(`${manifest.notebooks.filter((n) => n.status !== 'ok').length} notebook(s) failed`);
+  return manifest.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err) => {
+    console.error(`workbook: ${(err as Error).message}`);
+    process.exitCode = 2;
+  },
+);

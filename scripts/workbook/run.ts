@@ -1,0 +1,191 @@
+// Runs a set of notebooks headlessly, one fresh kernel each, writes the
+// executed notebooks and a run manifest, and reports a summary.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { executeNotebook, type CellFailure } from './execute';
+import { injectParameters, readNotebook, writeNotebook, type ParameterValue } from './notebook';
+
+export type Mode = 'quick' | 'full';
+
+export interface RunOptions {
+  notebooksDir: string;
+  outDir: string;
+  /** Names or prefixes ('04-sft', '04'); empty means every notebook. */
+  select: string[];
+  mode: Mode;
+  seed: number;
+  parameters: Record<string, ParameterValue>;
+  cellTimeoutSeconds: number;
+  log: (line: string) => void;
+}
+
+export interface NotebookRecord {
+  name: string;
+  source: string;
+  output: string;
+  status: 'ok' | 'failed';
+  seconds: number;
+  codeCellsRun: number;
+  codeCellCount: number;
+  failure: CellFailure | null;
+  /** What kernel-lib/runtime reported from inside the kernel, when the notebook initialised it. */
+  runtime: unknown;
+  warnings: string[];
+}
+
+export interface Manifest {
+  createdAt: string;
+  command: string[];
+  mode: Mode;
+  seed: number;
+  parameters: Record<string, ParameterValue>;
+  cellTimeoutSeconds: number;
+  git: { commit: string | null; dirty: boolean | null };
+  versions: Record<string, string>;
+  platform: { os: string; arch: string; cpus: number; cpuModel: string; memoryGiB: number };
+  backends: string[];
+  notebooks: NotebookRecord[];
+  totalSeconds: number;
+  ok: boolean;
+}
+
+/** Notebooks of `dir`, in file-name order, filtered by exact name or prefix. */
+export function selectNotebooks(dir: string, select: string[]): string[] {
+  if (!fs.existsSync(dir)) throw new Error(`notebooks folder not found: ${dir}`);
+  const all = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ipynb'))
+    .sort();
+  if (select.length === 0) return all;
+  const chosen = new Set<string>();
+  for (const want of select) {
+    const base = want.replace(/\.ipynb$/, '');
+    const matches = all.filter((f) => f === `${base}.ipynb` || f.startsWith(base));
+    if (matches.length === 0) {
+      throw new Error(`no notebook matches '${want}' in ${dir}; available: ${all.map((f) => f.replace(/\.ipynb$/, '')).join(', ') || '(none)'}`);
+    }
+    matches.forEach((m) => chosen.add(m));
+  }
+  return all.filter((f) => chosen.has(f));
+}
+
+function git(args: string[], cwd: string): string | null {
+  try {
+    return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+function packageVersion(name: string): string {
+  try {
+    return require(`${name}/package.json`).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function versions(): Record<string, string> {
+  const names = ['tslab', '@tslab/typescript-for-tslab', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'danfojs-node', 'apache-arrow', 'plotly.js-dist', 'zeromq'];
+  const own = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const out: Record<string, string> = { node: process.versions.node, workbook: own.version };
+  for (const name of names) out[name] = packageVersion(name);
+  return out;
+}
+
+function formatSeconds(s: number): string {
+  return s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${Math.round(s % 60).toString().padStart(2, '0')}s`;
+}
+
+/** A plain-text table: one row per notebook. */
+export function summaryTable(records: NotebookRecord[]): string {
+  const rows = [['notebook', 'status', 'cells', 'time', 'failure']];
+  for (const r of records) {
+    const failure = r.failure ? `cell ${r.failure.cell}: ${r.failure.ename}: ${r.failure.evalue}`.split('\n')[0].slice(0, 100) : '';
+    rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), failure]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd();
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+export async function runWorkbook(options: RunOptions): Promise<Manifest> {
+  const notebooksDir = path.resolve(options.notebooksDir);
+  const outDir = path.resolve(options.outDir);
+  if (outDir === notebooksDir) throw new Error(`output folder ${outDir} is the notebooks folder; executed notebooks never overwrite their sources`);
+  const names = selectNotebooks(notebooksDir, options.select);
+  fs.mkdirSync(outDir, { recursive: true });
+  const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'workbook-runtime-'));
+  const started = Date.now();
+  const records: NotebookRecord[] = [];
+  const parameters = { mode: options.mode, seed: options.seed, ...options.parameters };
+  const note = [`--mode ${options.mode}`, `--seed ${options.seed}`, ...Object.entries(options.parameters).map(([k, v]) => `-p ${k}=${JSON.stringify(v)}`)].join(' ');
+
+  for (const [i, file] of names.entries()) {
+    const name = file.replace(/\.ipynb$/, '');
+    const source = path.join(notebooksDir, file);
+    const output = path.join(outDir, file);
+    const t0 = Date.now();
+    const warnings: string[] = [];
+    const elapsed = () => formatSeconds((Date.now() - t0) / 1000);
+    options.log(`[${i + 1}/${names.length}] ${name}: starting kernel`);
+    const { notebook, injection } = injectParameters(readNotebook(source), parameters, note);
+    if (!injection.hadParametersCell) warnings.push('no cell tagged "parameters": parameters injected as the first cell');
+    const unknown = injection.undeclared.filter((n) => n in options.parameters);
+    if (unknown.length) warnings.push(`parameters not declared in the "parameters" cell: ${unknown.join(', ')}`);
+    warnings.forEach((w) => options.log(`  ${name}: warning: ${w}`));
+    const runtimeFile = path.join(runtimeDir, `${name}.json`);
+    const result = await executeNotebook(notebook, {
+      cwd: notebooksDir,
+      cellTimeoutMs: options.cellTimeoutSeconds * 1000,
+      env: { WORKBOOK_RUNTIME_REPORT: runtimeFile, WORKBOOK_MODE: options.mode, WORKBOOK_SEED: String(options.seed) },
+      onCell: (k, n, cell) => options.log(`  ${name}: code cell ${k}/${n} (cell ${cell}) ${elapsed()}`),
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    const status = result.failure ? 'failed' : 'ok';
+    result.notebook.metadata.workbook = {
+      mode: options.mode,
+      seed: options.seed,
+      parameters,
+      status,
+      failure: result.failure,
+      seconds: Number(seconds.toFixed(3)),
+      executedAt: new Date(t0).toISOString(),
+    };
+    writeNotebook(output, result.notebook);
+    let runtime: unknown = null;
+    if (fs.existsSync(runtimeFile)) runtime = JSON.parse(fs.readFileSync(runtimeFile, 'utf8'));
+    records.push({ name, source, output, status, seconds, codeCellsRun: result.codeCellsRun, codeCellCount: result.codeCellCount, failure: result.failure, runtime, warnings });
+    if (result.failure) {
+      const f = result.failure;
+      options.log(`  ${name}: FAILED at cell ${f.cell} (${f.kind}): ${f.ename}: ${f.evalue.split('\n')[0]}`);
+    } else {
+      options.log(`  ${name}: ok in ${formatSeconds(seconds)}`);
+    }
+  }
+  fs.rmSync(runtimeDir, { recursive: true, force: true });
+
+  const root = path.resolve(__dirname, '..', '..');
+  const commit = git(['rev-parse', 'HEAD'], root);
+  const dirty = commit === null ? null : (git(['status', '--porcelain', '--untracked-files=no'], root) ?? '') !== '';
+  const backends = [...new Set(records.map((r) => (r.runtime as { backend?: string } | null)?.backend).filter((b): b is string => !!b))];
+  const manifest: Manifest = {
+    createdAt: new Date(started).toISOString(),
+    command: process.argv.slice(2),
+    mode: options.mode,
+    seed: options.seed,
+    parameters: options.parameters,
+    cellTimeoutSeconds: options.cellTimeoutSeconds,
+    git: { commit, dirty },
+    versions: versions(),
+    platform: { os: `${os.type()} ${os.release()}`, arch: os.arch(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+    backends,
+    notebooks: records,
+    totalSeconds: Number(((Date.now() - started) / 1000).toFixed(3)),
+    ok: records.every((r) => r.status === 'ok'),
+  };
+  fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
