@@ -1,2 +1,3 @@
 // The library the notebooks import: `import { ... } from '../kernel-lib'`.
 export * from './runtime';
+export * from './viz';

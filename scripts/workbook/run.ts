@@ -79,16 +79,18 @@ function git(args: string[], cwd: string): string | null {
   }
 }
 
+// Read from node_modules directly: some packages' export maps hide package.json.
 function packageVersion(name: string): string {
   try {
-    return require(`${name}/package.json`).version;
+    const file = path.resolve(__dirname, '..', '..', 'node_modules', name, 'package.json');
+    return JSON.parse(fs.readFileSync(file, 'utf8')).version;
   } catch {
     return 'not installed';
   }
 }
 
 function versions(): Record<string, string> {
-  const names = ['tslab', '@tslab/typescript-for-tslab', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'danfojs-node', 'apache-arrow', 'plotly.js-dist', 'zeromq'];
+  const names = ['tslab', '@tslab/typescript-for-tslab', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'danfojs-node', 'apache-arrow', 'plotly.js-dist-min', 'zeromq'];
   const own = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
   const out: Record<string, string> = { node: process.versions.node, workbook: own.version };
   for (const name of names) out[name] = packageVersion(name);

@@ -1,0 +1,46 @@
+// Plotly figures in a notebook. Each output carries the figure as Plotly JSON
+// (rendered natively where a front end has Plotly's renderer) and as HTML that
+// draws it with plotly.js (rendered in trusted notebooks and HTML exports).
+// plotly.js (4.8 MB minified) is inlined in the first figure of a kernel
+// session only; later figures reuse the window.Plotly it defines.
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import { displayBundle, type MimeBundle } from './display';
+
+export interface PlotlyFigure {
+  data: Record<string, unknown>[];
+  layout?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+}
+
+let plotlyInlined = false;
+
+function plotlyScript(): string {
+  return fs.readFileSync(require.resolve('plotly.js-dist-min'), 'utf8');
+}
+
+/** The MIME bundle of a figure; `inlineLibrary` puts plotly.js itself in the HTML. */
+export function plotlyBundle(figure: PlotlyFigure, inlineLibrary: boolean): MimeBundle {
+  const id = `plotly-${randomUUID()}`;
+  const json = JSON.stringify(figure).replace(/</g, '\\u003c');
+  const library = inlineLibrary ? `<script type="text/javascript">${plotlyScript()}</script>\n` : '';
+  const draw =
+    `<div id="${id}" style="width:100%;height:${Number(figure.layout?.height ?? 400)}px"></div>\n` +
+    `<script type="text/javascript">(function(){var f=${json};` +
+    `if(window.Plotly){window.Plotly.newPlot("${id}",f.data,f.layout||{},f.config||{});}` +
+    `else{document.getElementById("${id}").textContent="plotly.js is not loaded: run the notebook's first figure cell, or trust the notebook.";}})();</script>`;
+  const title = (figure.layout?.title as { text?: string } | string | undefined) ?? '';
+  const traces = figure.data.map((t) => `${t.type ?? 'scatter'}${t.name ? ` '${t.name}'` : ''}`).join(', ');
+  return {
+    'application/vnd.plotly.v1+json': { data: figure.data, layout: figure.layout ?? {}, config: figure.config ?? {} },
+    'text/html': library + draw,
+    'text/plain': `Plotly figure${typeof title === 'string' ? (title ? `: ${title}` : '') : title.text ? `: ${title.text}` : ''} (${traces})`,
+  };
+}
+
+/** Shows a Plotly figure in the notebook. */
+export function showPlot(figure: PlotlyFigure): void {
+  const inline = !plotlyInlined;
+  displayBundle(plotlyBundle(figure, inline));
+  plotlyInlined = true;
+}
