@@ -10,6 +10,8 @@ import type { Message } from './protocol';
 export interface CellFailure {
   /** 1-based index among all cells of the executed notebook, as a front end shows it. */
   cell: number;
+  /** The cell's nbformat id, when it has one: stable across injected cells. */
+  cellId: string | null;
   kind: 'error' | 'timeout' | 'dead-kernel' | 'start';
   ename: string;
   evalue: string;
@@ -208,7 +210,7 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
     const evalue = (err as Error).message;
     return {
       notebook,
-      failure: { cell: 0, kind: 'start', ename: 'KernelStartError', evalue },
+      failure: { cell: 0, cellId: null, kind: 'start', ename: 'KernelStartError', evalue },
       codeCellsRun: 0,
       codeCellCount: codeCells.length,
     };
@@ -234,16 +236,16 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
             collector.addError(found.ename, found.evalue, content.traceback ?? collector.stderr.trimEnd().split('\n'));
           }
           const err = collector.outputs.find((o) => o.output_type === 'error') as Extract<Output, { output_type: 'error' }>;
-          failure = { cell: index + 1, kind: 'error', ename: err.ename, evalue: err.evalue };
+          failure = { cell: index + 1, cellId: cell.id ?? null, kind: 'error', ename: err.ename, evalue: err.evalue };
         }
       } else if (outcome.kind === 'timeout') {
         const evalue = `cell did not finish within ${options.cellTimeoutMs / 1000}s`;
         collector.addError('CellTimeoutError', evalue, [`CellTimeoutError: ${evalue}`]);
-        failure = { cell: index + 1, kind: 'timeout', ename: 'CellTimeoutError', evalue };
+        failure = { cell: index + 1, cellId: cell.id ?? null, kind: 'timeout', ename: 'CellTimeoutError', evalue };
       } else {
         const evalue = outcome.error.message;
         collector.addError('DeadKernelError', evalue, [`DeadKernelError: ${evalue}`]);
-        failure = { cell: index + 1, kind: 'dead-kernel', ename: 'DeadKernelError', evalue };
+        failure = { cell: index + 1, cellId: cell.id ?? null, kind: 'dead-kernel', ename: 'DeadKernelError', evalue };
       }
       cell.outputs = collector.outputs;
       cell.metadata.execution = { 'shell.execute_request': started, 'shell.execute_reply': new Date().toISOString() };

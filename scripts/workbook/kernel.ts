@@ -274,8 +274,13 @@ export class KernelClient {
   /** Asks the kernel to shut down, then makes sure the process is gone. */
   async shutdown(graceMs = 3000): Promise<void> {
     if (this.isAlive) {
-      const asked = this.request('control', 'shutdown_request', { restart: false }).catch(() => undefined);
-      await Promise.race([asked, new Promise((r) => setTimeout(r, graceMs).unref())]);
+      // tslab closes its sockets on shutdown_request but its process stays up
+      // (as with Jupyter's own clients, it is then ended by signal): a short
+      // wait lets it finish what it was writing, then kill() ends it.
+      const exited = new Promise((resolve) => this.process.once('exit', resolve));
+      const msg = makeMessage(this.session, 'shutdown_request', { restart: false });
+      await this.control.send(encode(this.connection.key, msg)).catch(() => undefined);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, Math.min(graceMs, 300)).unref())]);
     }
     await this.kill(graceMs);
   }

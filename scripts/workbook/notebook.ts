@@ -16,11 +16,13 @@ export type Output =
     }
   | { output_type: 'error'; ename: string; evalue: string; traceback: string[] };
 
+export type CellMetadata = Record<string, unknown> & { tags?: string[] };
+
 export interface CodeCell {
   cell_type: 'code';
   id?: string;
   source: MultilineString;
-  metadata: Record<string, unknown> & { tags?: string[] };
+  metadata: CellMetadata;
   execution_count: number | null;
   outputs: Output[];
 }
@@ -29,7 +31,7 @@ export interface TextCell {
   cell_type: 'markdown' | 'raw';
   id?: string;
   source: MultilineString;
-  metadata: Record<string, unknown>;
+  metadata: CellMetadata;
   attachments?: Record<string, unknown>;
 }
 

@@ -105,7 +105,7 @@ function formatSeconds(s: number): string {
 export function summaryTable(records: NotebookRecord[]): string {
   const rows = [['notebook', 'status', 'cells', 'time', 'failure']];
   for (const r of records) {
-    const failure = r.failure ? `cell ${r.failure.cell}: ${r.failure.ename}: ${r.failure.evalue}`.split('\n')[0].slice(0, 100) : '';
+    const failure = r.failure ? `cell ${r.failure.cell}${r.failure.cellId ? ` [${r.failure.cellId}]` : ''}: ${r.failure.ename}: ${r.failure.evalue}`.split('\n')[0].slice(0, 100) : '';
     rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), failure]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -162,7 +162,7 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
     records.push({ name, source, output, status, seconds, codeCellsRun: result.codeCellsRun, codeCellCount: result.codeCellCount, failure: result.failure, runtime, warnings });
     if (result.failure) {
       const f = result.failure;
-      options.log(`  ${name}: FAILED at cell ${f.cell} (${f.kind}): ${f.ename}: ${f.evalue.split('\n')[0]}`);
+      options.log(`  ${name}: FAILED at cell ${f.cell}${f.cellId ? ` [id ${f.cellId}]` : ''} (${f.kind}): ${f.ename}: ${f.evalue.split('\n')[0]}`);
     } else {
       options.log(`  ${name}: ok in ${formatSeconds(seconds)}`);
     }
