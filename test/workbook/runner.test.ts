@@ -152,6 +152,7 @@ describe('workbook runner: failures', () => {
     const skipped = cellById(nb, 'c3');
     assert.equal(skipped.execution_count, null);
     assert.deepEqual(skipped.outputs, []);
+    assert.notEqual(nbformatValidate(path.join(out, 'throws.ipynb')), 'invalid');
     const m: Manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(m.ok, false);
     assert.deepEqual(m.notebooks.map((n) => [n.name, n.status]), [['params', 'ok'], ['throws', 'failed']]);
