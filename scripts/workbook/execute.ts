@@ -12,7 +12,7 @@ export interface CellFailure {
   cell: number;
   /** The cell's nbformat id, when it has one: stable across injected cells. */
   cellId: string | null;
-  kind: 'error' | 'timeout' | 'dead-kernel' | 'start';
+  kind: 'error' | 'timeout' | 'dead-kernel' | 'start' | 'read';
   ename: string;
   evalue: string;
 }

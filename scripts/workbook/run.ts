@@ -105,7 +105,9 @@ function formatSeconds(s: number): string {
 export function summaryTable(records: NotebookRecord[]): string {
   const rows = [['notebook', 'status', 'cells', 'time', 'failure']];
   for (const r of records) {
-    const failure = r.failure ? `cell ${r.failure.cell}${r.failure.cellId ? ` [${r.failure.cellId}]` : ''}: ${r.failure.ename}: ${r.failure.evalue}`.split('\n')[0].slice(0, 100) : '';
+    const f = r.failure;
+    const where = f && f.cell > 0 ? `cell ${f.cell}${f.cellId ? ` [${f.cellId}]` : ''}: ` : '';
+    const failure = f ? `${where}${f.ename}: ${f.evalue}`.split('\n')[0].slice(0, 100) : '';
     rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), failure]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -133,7 +135,17 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
     const warnings: string[] = [];
     const elapsed = () => formatSeconds((Date.now() - t0) / 1000);
     options.log(`[${i + 1}/${names.length}] ${name}: starting kernel`);
-    const { notebook, injection } = injectParameters(readNotebook(source), parameters, note);
+    let sourceNotebook;
+    try {
+      sourceNotebook = readNotebook(source);
+    } catch (err) {
+      // An unreadable notebook fails alone; the others still run.
+      const failure: CellFailure = { cell: 0, cellId: null, kind: 'read', ename: 'NotebookReadError', evalue: (err as Error).message };
+      options.log(`  ${name}: FAILED (read): ${failure.evalue}`);
+      records.push({ name, source, output: '', status: 'failed', seconds: 0, codeCellsRun: 0, codeCellCount: 0, failure, runtime: null, warnings });
+      continue;
+    }
+    const { notebook, injection } = injectParameters(sourceNotebook, parameters, note);
     if (!injection.hadParametersCell) warnings.push('no cell tagged "parameters": parameters injected as the first cell');
     const unknown = injection.undeclared.filter((n) => n in options.parameters);
     if (unknown.length) warnings.push(`parameters not declared in the "parameters" cell: ${unknown.join(', ')}`);

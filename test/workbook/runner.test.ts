@@ -240,6 +240,19 @@ describe('workbook runner: parameters and selection', () => {
     assert.throws(() => selectNotebooks(fixtures, ['04-sft']), /no notebook matches '04-sft' in .*; available: exits, params, throws, timeout, type-error/);
   });
 
+  it('records an unreadable notebook as failed, naming the file and the problem, and runs the others', async function () {
+    this.timeout(120_000);
+    const dir = tempDir('workbook-broken-');
+    fs.writeFileSync(path.join(dir, '01-broken.ipynb'), '{"nbformat": 4, "cells": [');
+    fs.copyFileSync(path.join(fixtures, 'params.ipynb'), path.join(dir, '02-params.ipynb'));
+    const m = await runWorkbook({ notebooksDir: dir, outDir: path.join(dir, 'out'), select: [], mode: 'quick', seed: 0, parameters: {}, cellTimeoutSeconds: 60, log: quiet() });
+    assert.equal(m.ok, false);
+    const [broken, params] = m.notebooks;
+    assert.equal(broken.failure?.kind, 'read');
+    assert.match(broken.failure!.evalue, /01-broken\.ipynb: not valid JSON/);
+    assert.equal(params.status, 'ok');
+  });
+
   it('refuses to write executed notebooks over the sources', async () => {
     await assert.rejects(
       runWorkbook({ notebooksDir: fixtures, outDir: fixtures, select: [], mode: 'quick', seed: 0, parameters: {}, cellTimeoutSeconds: 60, log: quiet() }),
