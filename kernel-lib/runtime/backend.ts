@@ -37,10 +37,12 @@ export interface BackendReport {
 
 class Skip extends Error {}
 
-function packageName(pkg: string): string | null {
+/** The name and version a package declares, or null when it is not installed. */
+function installedPackage(pkg: string): { name: string; version: string } | null {
   try {
     const file = require.resolve(`${pkg}/package.json`);
-    return JSON.parse(fs.readFileSync(file, 'utf8')).name;
+    const { name, version } = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return { name, version };
   } catch {
     return null;
   }
@@ -52,7 +54,7 @@ function packageName(pkg: string): string | null {
  * may not be the binding at all; check the name it declares.
  */
 function loadNativeBinding(pkg: string, purpose: string): void {
-  const name = packageName(pkg);
+  const name = installedPackage(pkg)?.name ?? null;
   if (name === null) throw new Skip(`${pkg} is not installed (npm install ${pkg} ${purpose})`);
   if (name !== pkg) throw new Skip(`${pkg} resolves to ${name} (an npm alias), not the native binding`);
   try {
@@ -135,14 +137,6 @@ function threadsOf(tfjsName: string): number | null {
   return tfjsName === 'cpu' ? 1 : null;
 }
 
-function versionOf(pkg: string): string | null {
-  try {
-    return JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Picks and activates a backend. With `backend` (or WORKBOOK_BACKEND) set, only
  * that one is tried and failing to start it is an error, never a silent
@@ -173,8 +167,8 @@ export async function selectBackend(backend?: BackendChoice | 'auto'): Promise<B
       attempts.push({ backend: choice, ok: true, reason: wanted ? `requested by ${requested}; ${reason}` : reason });
       const versions: Record<string, string> = {};
       for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-webgpu']) {
-        const v = versionOf(pkg);
-        if (v && packageName(pkg) === pkg) versions[pkg] = v;
+        const found = installedPackage(pkg);
+        if (found?.name === pkg) versions[pkg] = found.version;
       }
       return { backend: choice, tfjsBackend: tf.getBackend(), requested, attempts, projectKernels, threads: threadsOf(tfjsName), versions };
     } catch (err) {
