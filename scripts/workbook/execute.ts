@@ -226,6 +226,8 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
       const collector = new OutputCollector(displays);
       const started = new Date().toISOString();
       const outcome = await runCell(kernel, code, collector, options.cellTimeoutMs);
+      const failAt = (kind: CellFailure['kind'], ename: string, evalue: string): CellFailure =>
+        ({ cell: index + 1, cellId: cell.id ?? null, kind, ename, evalue });
       run++;
       if (outcome.kind === 'reply') {
         const content = outcome.reply.content as { status?: string; execution_count?: number; ename?: string; evalue?: string; traceback?: string[] };
@@ -236,16 +238,16 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
             collector.addError(found.ename, found.evalue, content.traceback ?? collector.stderr.trimEnd().split('\n'));
           }
           const err = collector.outputs.find((o) => o.output_type === 'error') as Extract<Output, { output_type: 'error' }>;
-          failure = { cell: index + 1, cellId: cell.id ?? null, kind: 'error', ename: err.ename, evalue: err.evalue };
+          failure = failAt('error', err.ename, err.evalue);
         }
       } else if (outcome.kind === 'timeout') {
         const evalue = `cell did not finish within ${options.cellTimeoutMs / 1000}s`;
         collector.addError('CellTimeoutError', evalue, [`CellTimeoutError: ${evalue}`]);
-        failure = { cell: index + 1, cellId: cell.id ?? null, kind: 'timeout', ename: 'CellTimeoutError', evalue };
+        failure = failAt('timeout', 'CellTimeoutError', evalue);
       } else {
         const evalue = outcome.error.message;
         collector.addError('DeadKernelError', evalue, [`DeadKernelError: ${evalue}`]);
-        failure = { cell: index + 1, cellId: cell.id ?? null, kind: 'dead-kernel', ename: 'DeadKernelError', evalue };
+        failure = failAt('dead-kernel', 'DeadKernelError', evalue);
       }
       cell.outputs = collector.outputs;
       cell.metadata.execution = { 'shell.execute_request': started, 'shell.execute_reply': new Date().toISOString() };
