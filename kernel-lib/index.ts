@@ -1,3 +1,5 @@
 // The library the notebooks import: `import { ... } from '../kernel-lib'`.
 export * from './runtime';
 export * from './viz';
+export * from './model';
+export * from './train';

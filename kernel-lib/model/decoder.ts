@@ -1,0 +1,216 @@
+// A Llama-style decoder, top to bottom: token embedding, then per layer
+// RMSNorm -> attention with rotary positions -> residual, RMSNorm -> SwiGLU
+// MLP -> residual; a final RMSNorm and the output projection. The same
+// forward serves training (whole sequences) and generation (new tokens
+// against a KV cache).
+//
+// Layouts are chosen for tfjs's wasm backend: activations stay 2-D
+// [tokens, features] around every matrix product, attention works on rank-4
+// [batch, heads, time, head_dim] tensors (rank-5 transposes take a slow
+// generic path), and grouped-query attention folds the query heads that share
+// a key head into the time axis instead of copying keys and values.
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config';
+import { validateConfig } from './config';
+import { initWeights, layerPrefix, weightSpecs, type Weights } from './weights';
+import { applyRope, ropeTables, type RopeTables } from './rope';
+import type { LoraState } from './lora_state';
+
+export interface Decoder {
+  config: ModelConfig;
+  weights: Weights;
+  /** LoRA adapters added to some projections, if any. */
+  lora?: LoraState;
+  /** Constant tables built once per model (kept out of tf.tidy). */
+  rope: RopeTables;
+}
+
+/** Keys and values of every layer for the tokens seen so far: [batch, kv_heads, time, head_dim]. */
+export type KVCache = {
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
+};
+
+export interface ForwardOptions {
+  /** Position of each token, [batch, time] int32; default 0..time-1 (after the cache). */
+  positions?: tf.Tensor2D;
+  /** 1 for real tokens, 0 for padding, over cached plus new keys: [batch, cache + time]. */
+  keyMask?: tf.Tensor2D;
+  /** Keys and values of earlier tokens; the result carries the extended cache. */
+  cache?: KVCache;
+  /** Return the extended cache (generation) even when none was given. */
+  returnCache?: boolean;
+  /** Training mode turns on LoRA dropout, seeded by this number. */
+  dropoutSeed?: number;
+}
+
+export interface ForwardResult {
+  /** [batch, time, vocab] */
+  logits: tf.Tensor3D;
+  cache?: KVCache;
+}
+
+/** A decoder with fresh weights drawn from `seed`. */
+export function createDecoder(config: ModelConfig, seed = 0): Decoder {
+  validateConfig(config, 'model config');
+  return decoderFromWeights(config, initWeights(config, seed));
+}
+
+/** Wraps existing weights (for example a loaded checkpoint); checks every shape. */
+export function decoderFromWeights(config: ModelConfig, weights: Weights): Decoder {
+  for (const spec of weightSpecs(config)) {
+    const t = weights.get(spec.name);
+    if (!t) throw new Error(`decoder: missing weight "${spec.name}"`);
+    if (t.shape.join(',') !== spec.shape.join(',')) {
+      throw new Error(`decoder: weight "${spec.name}" has shape [${t.shape}], expected [${spec.shape}]`);
+    }
+  }
+  return { config, weights, rope: ropeTables(config) };
+}
+
+/** Frees the weights, adapters and tables. */
+export function disposeDecoder(model: Decoder): void {
+  for (const t of model.weights.values()) t.dispose();
+  model.weights.clear();
+  model.lora?.dispose();
+  model.rope.dispose();
+}
+
+function weight(model: Decoder, name: string): tf.Tensor {
+  const w = model.weights.get(name);
+  if (!w) throw new Error(`decoder: missing weight "${name}"`);
+  return w;
+}
+
+/** x @ W for x [tokens, in], plus the LoRA update when the projection has an adapter. */
+function linear(model: Decoder, x: tf.Tensor2D, name: string, dropoutSeed?: number): tf.Tensor2D {
+  const y: tf.Tensor2D = tf.matMul(x, weight(model, name) as tf.Tensor2D);
+  const adapter = model.lora?.adapterFor(name);
+  if (!adapter) return y;
+  const xin = dropoutSeed !== undefined && adapter.dropout > 0 ? tf.dropout(x, adapter.dropout, undefined, dropoutSeed) : x;
+  const update = tf.matMul(tf.matMul(xin, adapter.a), adapter.b);
+  return tf.add(y, tf.mul(update, adapter.scale));
+}
+
+/** x / rms(x) * w over the last axis (computed in float32, as transformers does). */
+export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
+  const meanSquare = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), w);
+}
+
+/** [B*T, n*hd] -> [B, n, T, hd] */
+function splitHeads(x: tf.Tensor2D, batch: number, time: number, heads: number, headDim: number): tf.Tensor4D {
+  return tf.transpose(tf.reshape(x, [batch, time, heads, headDim]), [0, 2, 1, 3]);
+}
+
+/** The additive mask: 0 where a query may see a key, -1e9 where not (causal, plus padding). */
+function attentionBias(past: number, time: number, keyMask?: tf.Tensor2D): tf.Tensor {
+  const keys = past + time;
+  const q = tf.range(past, keys, 1, 'int32').reshape([time, 1]);
+  const k = tf.range(0, keys, 1, 'int32').reshape([1, keys]);
+  let allowed: tf.Tensor = tf.lessEqual(k, q); // [time, keys]
+  if (keyMask) allowed = tf.logicalAnd(allowed, tf.cast(keyMask, 'bool').reshape([keyMask.shape[0], 1, 1, keys]));
+  return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), -1e9);
+}
+
+interface AttentionContext {
+  batch: number;
+  time: number;
+  cos: tf.Tensor;
+  sin: tf.Tensor;
+  bias: tf.Tensor;
+  dropoutSeed?: number;
+}
+
+function attention(
+  model: Decoder,
+  layer: number,
+  x: tf.Tensor2D,
+  ctx: AttentionContext,
+  cached?: { k: tf.Tensor4D; v: tf.Tensor4D },
+): { out: tf.Tensor2D; k: tf.Tensor4D; v: tf.Tensor4D } {
+  const { num_attention_heads: H, num_key_value_heads: KV, head_dim: hd } = model.config;
+  const { batch: B, time: T } = ctx;
+  const p = `${layerPrefix(layer)}.self_attn`;
+  const rotate = model.rope.rotate;
+  // Scaling q by 1/sqrt(hd) before the product is cheaper than scaling the scores.
+  const q = tf.mul(applyRope(splitHeads(linear(model, x, `${p}.q_proj.weight`, ctx.dropoutSeed), B, T, H, hd), ctx.cos, ctx.sin, rotate), 1 / Math.sqrt(hd));
+  let k = applyRope(splitHeads(linear(model, x, `${p}.k_proj.weight`, ctx.dropoutSeed), B, T, KV, hd), ctx.cos, ctx.sin, rotate);
+  let v = splitHeads(linear(model, x, `${p}.v_proj.weight`, ctx.dropoutSeed), B, T, KV, hd);
+  if (cached) {
+    k = tf.concat([cached.k, k], 2);
+    v = tf.concat([cached.v, v], 2);
+  }
+  const keys = k.shape[2];
+  // Grouped-query attention: the H/KV query heads sharing key head j are
+  // heads j*rep .. j*rep+rep-1 (transformers' repeat_kv order), so [B, H, T, hd]
+  // reshapes for free to [B, KV, rep*T, hd] and meets k [B, KV, keys, hd] directly.
+  const rep = H / KV;
+  const scores = tf.reshape(tf.matMul(tf.reshape(q, [B, KV, rep * T, hd]), k, false, true), [B, H, T, keys]);
+  const probs = tf.softmax(tf.add(scores, ctx.bias));
+  const mixed = tf.reshape(tf.matMul(tf.reshape(probs, [B, KV, rep * T, keys]), v), [B, H, T, hd]);
+  const merged = tf.reshape(tf.transpose(mixed, [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
+  return { out: linear(model, merged, `${p}.o_proj.weight`, ctx.dropoutSeed), k, v };
+}
+
+function mlp(model: Decoder, layer: number, x: tf.Tensor2D, dropoutSeed?: number): tf.Tensor2D {
+  const p = `${layerPrefix(layer)}.mlp`;
+  const gate = linear(model, x, `${p}.gate_proj.weight`, dropoutSeed);
+  const up = linear(model, x, `${p}.up_proj.weight`, dropoutSeed);
+  return linear(model, tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.down_proj.weight`, dropoutSeed);
+}
+
+/** Final hidden states [B*T, D] after the last norm. */
+function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardOptions): { hidden: tf.Tensor2D; cache?: KVCache } {
+  const config = model.config;
+  const [B, T] = ids.shape;
+  const past = options.cache ? options.cache.keys[0].shape[2] : 0;
+  if (past + T > config.max_position_embeddings && !options.positions) {
+    throw new Error(`decoder: ${past + T} tokens exceed max_position_embeddings (${config.max_position_embeddings})`);
+  }
+  const { cos, sin } = model.rope.at(B, T, past, options.positions);
+  const bias = options.cache || options.keyMask || options.positions ? attentionBias(past, T, options.keyMask) : model.rope.causalBias(T);
+  const ctx: AttentionContext = { batch: B, time: T, cos, sin, bias, dropoutSeed: options.dropoutSeed };
+
+  let h: tf.Tensor2D = tf.gather(weight(model, 'model.embed_tokens.weight'), tf.reshape(ids, [B * T])) as tf.Tensor2D;
+  const keep = options.cache !== undefined || options.returnCache === true;
+  const cache: KVCache = { keys: [], values: [] };
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const p = layerPrefix(i);
+    const cached = options.cache ? { k: options.cache.keys[i], v: options.cache.values[i] } : undefined;
+    const att = attention(model, i, rmsNorm(h, weight(model, `${p}.input_layernorm.weight`), config.rms_norm_eps), ctx, cached);
+    h = tf.add(h, att.out);
+    h = tf.add(h, mlp(model, i, rmsNorm(h, weight(model, `${p}.post_attention_layernorm.weight`), config.rms_norm_eps), ctx.dropoutSeed));
+    if (keep) {
+      cache.keys.push(att.k);
+      cache.values.push(att.v);
+    }
+  }
+  const hidden = rmsNorm(h, weight(model, 'model.norm.weight'), config.rms_norm_eps);
+  return { hidden, cache: keep ? cache : undefined };
+}
+
+/** Logits [B*T, V] from final hidden states. */
+export function outputLogits(model: Decoder, hidden: tf.Tensor2D): tf.Tensor2D {
+  return model.config.tie_word_embeddings
+    ? tf.matMul(hidden, weight(model, 'model.embed_tokens.weight') as tf.Tensor2D, false, true)
+    : linear(model, hidden, 'lm_head.weight');
+}
+
+/**
+ * Logits for every position of `ids` [batch, time] (int32). With a cache,
+ * `ids` are the new tokens only and the result carries the extended cache;
+ * the caller owns (and disposes) both.
+ */
+export function forward(model: Decoder, ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
+  const [B, T] = ids.shape;
+  const { hidden, cache } = hiddenStates(model, ids, options);
+  const logits = tf.reshape(outputLogits(model, hidden), [B, T, model.config.vocab_size]) as tf.Tensor3D;
+  return { logits, cache };
+}
+
+/** Frees a cache's tensors. */
+export function disposeCache(cache: KVCache | undefined): void {
+  if (!cache) return;
+  for (const t of [...cache.keys, ...cache.values]) t.dispose();
+}

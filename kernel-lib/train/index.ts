@@ -1,0 +1,26 @@
+// The training loop, its optimizer and schedule, objectives and data, checkpoints and workers.
+export { AdamW } from './adamw';
+export type { AdamWOptions, AdamWParam } from './adamw';
+export { arrowMetrics, jsonlMetrics } from './callbacks';
+export type { EvalRecord, StepRecord, TrainCallback } from './callbacks';
+export { tokenCrossEntropySum } from './cross_entropy';
+export { randomWindows, sequentialBatches } from './data';
+export type { BatchSource, WindowOptions } from './data';
+export { clipByGlobalNorm, globalNorm } from './gradients';
+export { lmObjective } from './lm';
+export type { LmBatch } from './lm';
+export type { Objective, ObjectiveContext, ObjectiveOutput } from './objective';
+export { objectiveByName, registerObjective } from './objectives';
+export { readParams, trainableMap, writeParams } from './params';
+export { createProgress } from './progress';
+export type { Progress, ProgressMode } from './progress';
+export { warmupCosine } from './schedule';
+export type { ScheduleOptions } from './schedule';
+export { loadTrainingCheckpoint, saveTrainingCheckpoint } from './state';
+export type { TrainerState } from './state';
+export { computeGradients, computeLoss } from './step';
+export type { GradientResult } from './step';
+export { evaluate, NonFiniteLossError, train } from './trainer';
+export type { TrainConfig, TrainOptions, TrainResult } from './trainer';
+export { startWorkers } from './workers';
+export type { GradientWorkers } from './workers';

@@ -1,0 +1,51 @@
+// The trainable parameters of a model as flat float32 arrays (the optimizer's
+// master copy), and the way back into the model's tensors. Full fine-tuning
+// trains every weight; with LoRA adapters only the adapters train.
+import * as tf from '@tensorflow/tfjs';
+import type { Decoder } from '../model/decoder';
+import type { AdamWParam } from './adamw';
+
+/** The map holding the tensors that train: the adapters if the model has LoRA, else all weights. */
+export function trainableMap(model: Decoder): Map<string, tf.Tensor> {
+  return model.lora ? model.lora.tensors : model.weights;
+}
+
+/** Copies the trainable tensors out as named flat arrays. */
+export function readParams(model: Decoder): AdamWParam[] {
+  return [...trainableMap(model)].map(([name, t]) => ({ name, shape: t.shape.slice(), values: Float32Array.from(t.dataSync() as Float32Array) }));
+}
+
+/** Replaces the trainable tensors with the arrays' current values. */
+export function writeParams(model: Decoder, params: AdamWParam[]): void {
+  const map = trainableMap(model);
+  for (const p of params) {
+    const old = map.get(p.name);
+    if (!old) throw new Error(`train: the model has no trainable tensor "${p.name}"`);
+    map.set(p.name, tf.tensor(p.values, p.shape, 'float32'));
+    old.dispose();
+  }
+}
+
+/** A shallow copy of the model whose trainable tensors are `tensors` (same order as trainableMap). */
+export function withTrainable(model: Decoder, names: string[], tensors: tf.Tensor[]): Decoder {
+  const replaced = new Map(names.map((n, i) => [n, tensors[i]] as [string, tf.Tensor]));
+  if (model.lora) {
+    const lora = model.lora;
+    const map = new Map(lora.tensors);
+    for (const [n, t] of replaced) map.set(n, t);
+    return {
+      ...model,
+      lora: { ...lora, tensors: map, adapterFor: (w: string) => adapterFrom(lora, map, w) },
+    };
+  }
+  const weights = new Map(model.weights);
+  for (const [n, t] of replaced) weights.set(n, t);
+  return { ...model, weights };
+}
+
+function adapterFrom(lora: NonNullable<Decoder['lora']>, map: Map<string, tf.Tensor>, weightName: string) {
+  const original = lora.adapterFor(weightName);
+  if (!original) return undefined;
+  const base = weightName.replace(/\.weight$/, '');
+  return { ...original, a: map.get(`${base}.lora_A`) as tf.Tensor2D, b: map.get(`${base}.lora_B`) as tf.Tensor2D };
+}

@@ -1,0 +1,49 @@
+// The worker side of data parallelism: a model replica on its own backend
+// that answers load / update / compute requests from the training loop.
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../runtime/backend';
+import { decoderFromWeights, type Decoder } from '../model/decoder';
+import { loraState } from '../model/lora_state';
+import { objectiveByName } from './objectives';
+import { writeParams } from './params';
+import { computeGradients } from './step';
+import type { WorkerReply, WorkerRequest } from './workers';
+
+let model: Decoder | null = null;
+
+async function handle(msg: WorkerRequest): Promise<WorkerReply> {
+  switch (msg.kind) {
+    case 'init':
+      await selectBackend(msg.backend);
+      return { ok: true };
+    case 'load': {
+      const weights = new Map(msg.weights.map((w) => [w.name, tf.tensor(w.values, w.shape, 'float32')] as [string, tf.Tensor]));
+      model = decoderFromWeights(msg.config, weights);
+      if (msg.lora) {
+        const tensors = new Map(msg.lora.tensors.map((w) => [w.name, tf.tensor(w.values, w.shape, 'float32')] as [string, tf.Tensor]));
+        model.lora = loraState(msg.lora.config, msg.lora.projections, tensors);
+      }
+      return { ok: true };
+    }
+    case 'update':
+      if (!model) throw new Error('update before load');
+      writeParams(model, msg.params);
+      return { ok: true };
+    case 'compute': {
+      if (!model) throw new Error('compute before load');
+      const result = computeGradients(model, objectiveByName(msg.objective), msg.batch, msg.context);
+      return { ok: true, result };
+    }
+  }
+}
+
+parentPort!.on('message', (msg: WorkerRequest) => {
+  handle(msg).then(
+    (reply) => {
+      const transfer = reply.ok && reply.result ? reply.result.grads.map((g) => g.buffer as ArrayBuffer) : [];
+      parentPort!.postMessage(reply, transfer);
+    },
+    (e: Error) => parentPort!.postMessage({ ok: false, error: e.stack ?? e.message } satisfies WorkerReply),
+  );
+});

@@ -1,0 +1,119 @@
+// Data parallelism over worker_threads. tfjs's wasm backend runs on one
+// thread in Node, so each worker starts its own backend and model replica;
+// every step the main thread splits the batch by rows, each worker returns
+// the summed loss and gradients of its rows, and the loop adds them up before
+// one optimizer update and sends the new weights back. Summing (not
+// averaging) per-worker results makes the update the same as one thread's on
+// the whole batch, up to float rounding.
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Decoder } from '../model/decoder';
+import type { LoraConfig } from '../model/lora_state';
+import type { AdamWParam } from './adamw';
+import type { ObjectiveContext } from './objective';
+import type { GradientResult } from './step';
+import type { BackendChoice } from '../runtime/backend';
+
+export interface GradientWorkers {
+  /** Number of workers; batches are split into this many parts. */
+  readonly size: number;
+  /** Sends the model (config, weights, adapters) to every worker. */
+  load(model: Decoder): Promise<void>;
+  /** Sends new values of the trainable tensors. */
+  update(params: AdamWParam[]): Promise<void>;
+  /** Gradients of each part, computed in parallel (part i on worker i). */
+  compute(parts: unknown[], context: ObjectiveContext): Promise<GradientResult[]>;
+  close(): Promise<void>;
+}
+
+export interface WireTensor {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export type WorkerRequest =
+  | { kind: 'init'; backend: BackendChoice }
+  | { kind: 'load'; config: Decoder['config']; weights: WireTensor[]; lora?: { config: LoraConfig; projections: string[]; tensors: WireTensor[] } }
+  | { kind: 'update'; params: WireTensor[] }
+  | { kind: 'compute'; objective: string; batch: unknown; context: ObjectiveContext };
+
+export type WorkerReply = { ok: true; result?: GradientResult } | { ok: false; error: string };
+
+function wire(map: Map<string, { shape: number[]; dataSync(): unknown }>): WireTensor[] {
+  return [...map].map(([name, t]) => ({ name, shape: t.shape.slice(), values: Float32Array.from(t.dataSync() as Float32Array) }));
+}
+
+function spawn(): Worker {
+  const entry = path.join(__dirname, `worker_entry${path.extname(__filename)}`);
+  // Under tsx (tests, scripts) the entry is TypeScript; register tsx's require hook in the worker first.
+  if (entry.endsWith('.ts')) return new Worker(`require('tsx/cjs'); require(${JSON.stringify(entry)});`, { eval: true });
+  return new Worker(entry);
+}
+
+class Channel {
+  private pending: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void } | null = null;
+  constructor(readonly worker: Worker, readonly index: number) {
+    worker.on('message', (reply: WorkerReply) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.resolve(reply);
+    });
+    worker.on('error', (e) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new Error(`train worker ${index}: ${e.message}`));
+    });
+    worker.on('exit', (code) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new Error(`train worker ${index} exited with code ${code}`));
+    });
+  }
+  async request(message: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<GradientResult | undefined> {
+    if (this.pending) throw new Error(`train worker ${this.index}: a request is already running`);
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(message, transfer);
+    });
+    if (!reply.ok) throw new Error(`train worker ${this.index}: ${reply.error}`);
+    return reply.result;
+  }
+}
+
+/** Starts `count` workers, each with its own tfjs backend (default: the one this thread uses). */
+export async function startWorkers(count: number, options: { backend: BackendChoice; objective: string }): Promise<GradientWorkers> {
+  if (!(Number.isInteger(count) && count >= 1)) throw new Error(`train: workers must be a positive integer, got ${count}`);
+  const channels = Array.from({ length: count }, (_, i) => new Channel(spawn(), i));
+  const all = (f: (c: Channel) => Promise<unknown>) => Promise.all(channels.map(f));
+  try {
+    await all((c) => c.request({ kind: 'init', backend: options.backend }));
+  } catch (e) {
+    await Promise.all(channels.map((c) => c.worker.terminate()));
+    throw e;
+  }
+  return {
+    size: count,
+    async load(model) {
+      const weights = wire(model.weights);
+      const lora = model.lora
+        ? { config: model.lora.config, projections: model.lora.projections, tensors: wire(model.lora.tensors) }
+        : undefined;
+      await all((c) => c.request({ kind: 'load', config: model.config, weights, lora }));
+    },
+    async update(params) {
+      const wireParams = params.map((p) => ({ name: p.name, shape: p.shape, values: p.values }));
+      await all((c) => c.request({ kind: 'update', params: wireParams }));
+    },
+    async compute(parts, context) {
+      if (parts.length > channels.length) throw new Error(`train: ${parts.length} parts for ${channels.length} workers`);
+      const results = await Promise.all(
+        parts.map((batch, i) => channels[i].request({ kind: 'compute', objective: options.objective, batch, context })),
+      );
+      return results.map((r) => r!);
+    },
+    async close() {
+      await Promise.all(channels.map((c) => c.worker.terminate()));
+    },
+  };
+}
