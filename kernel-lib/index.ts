@@ -3,3 +3,4 @@ export * from './runtime';
 export * from './viz';
 export * from './model';
 export * from './train';
+export * from './text';

@@ -38,6 +38,16 @@ export function plotlyBundle(figure: PlotlyFigure, inlineLibrary: boolean): Mime
   };
 }
 
+/**
+ * An output holding only plotly.js, shown once before figures that will be
+ * redrawn in place (their updates then stay small). No-op after the first call.
+ */
+export function plotlyLibraryBundle(): MimeBundle {
+  if (plotlyInlined) return { 'text/plain': '' };
+  plotlyInlined = true;
+  return { 'text/html': `<script type="text/javascript">${plotlyScript()}</script>`, 'text/plain': '' };
+}
+
 /** Shows a Plotly figure in the notebook. */
 export function showPlot(figure: PlotlyFigure): void {
   const inline = !plotlyInlined;
