@@ -1,10 +1,11 @@
 // Kernels this project registers on top of a backend's own: one per file,
 // listed here, registered in one loop (the tfjs registry's convention).
 import * as tf from '@tensorflow/tfjs';
+import { batchMatMulConfig } from './batch_mat_mul';
 import { oneHotConfig } from './one_hot';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
 
-export const WASM_KERNELS: readonly tf.KernelConfig[] = [unsortedSegmentSumConfig, oneHotConfig];
+export const WASM_KERNELS: readonly tf.KernelConfig[] = [unsortedSegmentSumConfig, oneHotConfig, batchMatMulConfig];
 
 /** Registers (or replaces) this project's kernels for `backendName`; returns their names. */
 export function registerProjectKernels(backendName: string): string[] {
