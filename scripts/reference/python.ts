@@ -1,0 +1,25 @@
+// Finds a Python that can import torch, for the PyTorch reference (parity
+// test, benchmark): $WORKBOOK_PYTHON, then Debian's /usr/bin/python3 (where
+// python3-torch installs), then python3 on PATH.
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+
+export const REFERENCE_SCRIPT = path.join(__dirname, 'llama_reference.py');
+
+export function findTorchPython(): string | null {
+  for (const py of [process.env.WORKBOOK_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      /* try the next */
+    }
+  }
+  return null;
+}
+
+/** Runs the reference script and parses the JSON it prints last. */
+export function runReference(python: string, args: string[]): unknown {
+  const out = execFileSync(python, [REFERENCE_SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
