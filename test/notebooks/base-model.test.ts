@@ -1,0 +1,47 @@
+// Notebook 03 end to end through the real tslab kernel, shortened by its
+// parameters (40 steps, two workers): it must run, show the loss falling, and
+// leave a checkpoint that loads and metrics that parse.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runWorkbook } from '../../scripts/workbook/run';
+import { loadCheckpoint, disposeDecoder } from '../../kernel-lib/model';
+import { selectBackend } from '../../kernel-lib/runtime';
+
+const root = path.resolve(__dirname, '..', '..');
+
+describe('notebooks/03-base-model', function () {
+  this.timeout(600000);
+  let dir: string;
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb03-')); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('pre-trains, plots, samples, and saves a checkpoint that loads', async () => {
+    const artefacts = path.join(dir, 'artefacts');
+    const m = await runWorkbook({
+      notebooksDir: path.join(root, 'notebooks'),
+      outDir: path.join(dir, 'executed'),
+      select: ['03'],
+      mode: 'quick',
+      seed: 0,
+      parameters: { steps: 40, workers: 2, outDir: artefacts },
+      cellTimeoutSeconds: 300,
+      log: () => {},
+    });
+    const record = m.notebooks[0];
+    assert.equal(record.status, 'ok', JSON.stringify(record.failure ?? record));
+    const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { output_type: string; data?: Record<string, unknown>; text?: string[] }[];
+    assert.ok(outputs('curve').some((o) => o.data?.['application/vnd.plotly.v1+json']), 'loss figure');
+    assert.ok(outputs('train').some((o) => o.data?.['application/vnd.plotly.v1+json']), 'live figure');
+    const lines = fs.readFileSync(path.join(artefacts, 'metrics', '03-base-model.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const train = lines.filter((l) => l.kind === 'train');
+    assert.equal(train.length, 40);
+    assert.ok(train.at(-1).loss < train[0].loss - 1.5, `loss ${train[0].loss} -> ${train.at(-1).loss}`);
+    await selectBackend('wasm');
+    const { model } = loadCheckpoint(path.join(artefacts, 'checkpoints', '03-base-model'));
+    assert.equal(model.config.vocab_size, 259);
+    disposeDecoder(model);
+  });
+});
