@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fromHFConfig, toHFConfig, type ModelConfig } from './config';
 import { decoderFromWeights, type Decoder } from './decoder';
-import { readSafetensors, encodeSafetensors, type NamedArray } from './safetensors';
+import { encodeSafetensors, readSafetensors, writeFileSynced, type NamedArray } from './safetensors';
 import { weightSpecs, type Weights } from './weights';
 
 /** [rows, cols] row-major -> [cols, rows] row-major. */
@@ -28,16 +28,7 @@ export function writeCheckpointFolder(dir: string, files: Record<string, Uint8Ar
   const stamp = `${process.pid}.${Date.now()}`;
   const tmp = path.join(parent, `.${path.basename(dir)}.${stamp}.tmp`);
   fs.mkdirSync(tmp);
-  for (const [name, content] of Object.entries(files)) {
-    const fd = fs.openSync(path.join(tmp, name), 'w');
-    try {
-      if (typeof content === 'string') fs.writeSync(fd, content);
-      else fs.writeSync(fd, content);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
+  for (const [name, content] of Object.entries(files)) writeFileSynced(path.join(tmp, name), content);
   const old = path.join(parent, `.${path.basename(dir)}.${stamp}.old`);
   const existed = fs.existsSync(dir);
   if (existed) fs.renameSync(dir, old);

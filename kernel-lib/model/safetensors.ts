@@ -90,10 +90,9 @@ export function readSafetensors(file: string): { tensors: Map<string, NamedArray
   return { tensors, metadata };
 }
 
-/** Writes `content` to `file` through a temporary file and a rename, so readers never see half a file. */
-export function writeFileAtomic(file: string, content: Uint8Array | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+/** Writes `content` and waits until it is on disk (before a rename makes it visible). */
+export function writeFileSynced(file: string, content: Uint8Array | string): void {
+  const fd = fs.openSync(file, 'w');
   try {
     if (typeof content === 'string') fs.writeSync(fd, content);
     else fs.writeSync(fd, content);
@@ -101,6 +100,12 @@ export function writeFileAtomic(file: string, content: Uint8Array | string): voi
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Writes `content` to `file` through a temporary file and a rename, so readers never see half a file. */
+export function writeFileAtomic(file: string, content: Uint8Array | string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  writeFileSynced(tmp, content);
   fs.renameSync(tmp, file);
 }
 
