@@ -14,10 +14,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendChoice } from '../kernel-lib/runtime';
+import { randomStream, selectBackend, type BackendChoice } from '../kernel-lib/runtime';
 import { createDecoder, disposeDecoder, generate, modelConfig, parameterCount } from '../kernel-lib/model';
 import { lmObjective, startWorkers, train, type BatchSource, type LmBatch } from '../kernel-lib/train';
-import seedrandom from 'seedrandom';
 import { findTorchPython, runReference } from './reference/python';
 
 interface BenchConfig {
@@ -31,7 +30,7 @@ const { values: args } = parseArgs({
     configs: { type: 'string', default: 'S,M' },
     steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
-    workers: { type: 'string', default: String(Math.max(2, Math.min(os.cpus().length, 2))) },
+    workers: { type: 'string', default: '2' },
     'no-torch': { type: 'boolean', default: false },
     out: { type: 'string', default: 'out/bench' },
   },
@@ -47,8 +46,8 @@ function randomTokens(vocab: number, c: BenchConfig): BatchSource<LmBatch> {
   const { batch_size: rows, seq_len: length } = c.train;
   return {
     batch(step) {
-      const rng = seedrandom(`bench:${step}`);
-      const draw = () => Math.floor(rng.quick() * vocab);
+      const uniform = randomStream(`bench:${step}`);
+      const draw = () => Math.floor(uniform() * vocab);
       return { rows, length, inputs: Int32Array.from({ length: rows * length }, draw), targets: Int32Array.from({ length: rows * length }, draw) };
     },
   };
@@ -73,8 +72,8 @@ async function trainSpeed(c: BenchConfig, workers: number, backend: BackendChoic
 async function generateSpeed(c: BenchConfig, batch: number): Promise<number> {
   const config = modelConfig(c.model as never);
   const model = createDecoder(config, 0);
-  const rng = seedrandom('bench:prompts');
-  const prompts = Array.from({ length: batch }, () => Array.from({ length: c.generate.prompt_len }, () => Math.floor(rng.quick() * config.vocab_size)));
+  const uniform = randomStream('bench:prompts');
+  const prompts = Array.from({ length: batch }, () => Array.from({ length: c.generate.prompt_len }, () => Math.floor(uniform() * config.vocab_size)));
   await generate(model, prompts, { maxNewTokens: 8 }); // warm-up
   const t0 = performance.now();
   const r = await generate(model, prompts, { maxNewTokens: c.generate.new_tokens });

@@ -2,7 +2,7 @@
 // (left-padded to a common length, with positions counted from each row's
 // first real token), then one forward per new token against the cache.
 import * as tf from '@tensorflow/tfjs';
-import seedrandom from 'seedrandom';
+import { randomStream } from '../runtime/seed';
 import { disposeCache, forward, type Decoder, type KVCache } from './decoder';
 import { sampleToken, type SamplingOptions } from './sampling';
 
@@ -41,8 +41,7 @@ export async function generate(model: Decoder, prompts: number[][], options: Gen
   if (width + maxNewTokens > model.config.max_position_embeddings) {
     throw new Error(`generate: a ${width}-token prompt plus ${maxNewTokens} new tokens exceeds max_position_embeddings (${model.config.max_position_embeddings})`);
   }
-  const rng = seedrandom(`generate:${options.seed ?? 0}`);
-  const draw = () => rng.quick();
+  const draw = randomStream(`generate:${options.seed ?? 0}`);
   const stops = new Set(stopTokens);
 
   const ids = new Int32Array(B * width).fill(padTokenId);
@@ -100,7 +99,7 @@ export async function generate(model: Decoder, prompts: number[][], options: Gen
       const prev: KVCache = cache!;
       const out = tf.tidy(() => {
         const r = forward(model, tf.tensor2d(chosen, [B, 1], 'int32'), {
-          positions: tf.tensor2d(nextPos.map((p) => p), [B, 1], 'int32'),
+          positions: tf.tensor2d(nextPos, [B, 1], 'int32'),
           keyMask: tf.tensor2d(maskRows, undefined, 'int32'),
           cache: prev,
         });

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import seedrandom from 'seedrandom';
+import { randomStream } from '../runtime/seed';
 import type { Decoder } from './decoder';
 import { loraKeys, loraState, type LoraConfig } from './lora_state';
 import { readSafetensors, encodeSafetensors, type NamedArray } from './safetensors';
@@ -36,13 +36,13 @@ export function addLora(model: Decoder, config: LoraConfig, seed = 0): void {
   if (!(Number.isInteger(config.rank) && config.rank > 0)) throw new Error(`lora: rank must be a positive integer, got ${config.rank}`);
   if (!(config.dropout >= 0 && config.dropout < 1)) throw new Error(`lora: dropout must be in [0, 1), got ${config.dropout}`);
   const projections = loraProjections(model, config.targets);
-  const rng = seedrandom(`lora:${seed}`);
+  const draw = randomStream(`lora:${seed}`);
   const tensors = new Map<string, tf.Tensor>();
   for (const name of projections) {
     const [inDim, outDim] = model.weights.get(name)!.shape;
     const bound = 1 / Math.sqrt(inDim);
     const a = new Float32Array(inDim * config.rank);
-    for (let i = 0; i < a.length; i++) a[i] = (2 * rng.quick() - 1) * bound;
+    for (let i = 0; i < a.length; i++) a[i] = (2 * draw() - 1) * bound;
     const k = loraKeys(name);
     tensors.set(k.a, tf.tensor2d(a, [inDim, config.rank]));
     tensors.set(k.b, tf.zeros([config.rank, outDim]));

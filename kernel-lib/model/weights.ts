@@ -3,7 +3,7 @@
 // pass multiplies x @ W without a transpose; checkpoints store transformers'
 // nn.Linear layout [out, in] and transpose on the way in and out.
 import * as tf from '@tensorflow/tfjs';
-import seedrandom from 'seedrandom';
+import { randomStream } from '../runtime/seed';
 import type { ModelConfig } from './config';
 
 /** One weight's name (as in transformers' state dict) and its shape here. */
@@ -63,8 +63,7 @@ export function normalArray(n: number, std: number, rng: () => number): Float32A
  * the stream's variance does not grow with depth; norms start at 1.
  */
 export function initWeights(config: ModelConfig, seed: number): Weights {
-  const rng = seedrandom(`weights:${seed}`);
-  const draw = () => rng.quick();
+  const draw = randomStream(`weights:${seed}`);
   const residualStd = 0.02 / Math.sqrt(2 * config.num_hidden_layers);
   const weights: Weights = new Map();
   for (const spec of weightSpecs(config)) {

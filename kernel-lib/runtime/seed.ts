@@ -25,8 +25,11 @@ export function currentGlobalSeed(): number | null {
   return currentSeed;
 }
 
-/** An independent seeded generator of floats in [0, 1), for code that wants its own stream. */
-export function randomStream(seed: number): () => number {
+/**
+ * An independent seeded generator of floats in [0, 1), for code that wants its
+ * own stream; a string seed names the stream (e.g. `windows:0:12:0`).
+ */
+export function randomStream(seed: number | string): () => number {
   const rng = seedrandom(String(seed));
   return () => rng.quick();
 }

@@ -1,7 +1,7 @@
 // Batches for the `lm` objective drawn from one long token stream. A batch is
 // a pure function of (seed, step, micro-batch), so a resumed run sees exactly
 // the batches an uninterrupted one would have, with no iterator to save.
-import seedrandom from 'seedrandom';
+import { randomStream } from '../runtime/seed';
 import type { LmBatch } from './lm';
 
 /** Where the loop gets the batch for an update step and micro-batch. */
@@ -38,8 +38,8 @@ export function randomWindows(tokens: Int32Array, o: WindowOptions): BatchSource
   const span = tokens.length - o.seqLen;
   return {
     batch(step, micro) {
-      const rng = seedrandom(`windows:${o.seed ?? 0}:${step}:${micro}`);
-      const starts = Array.from({ length: o.batchSize }, () => Math.floor(rng.quick() * span));
+      const draw = randomStream(`windows:${o.seed ?? 0}:${step}:${micro}`);
+      const starts = Array.from({ length: o.batchSize }, () => Math.floor(draw() * span));
       return window(tokens, starts, o.seqLen);
     },
   };

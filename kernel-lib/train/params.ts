@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Decoder } from '../model/decoder';
 import type { AdamWParam } from './adamw';
+import { loraKeys } from '../model/lora_state';
 
 /** The map holding the tensors that train: the adapters if the model has LoRA, else all weights. */
 export function trainableMap(model: Decoder): Map<string, tf.Tensor> {
@@ -46,6 +47,6 @@ export function withTrainable(model: Decoder, names: string[], tensors: tf.Tenso
 function adapterFrom(lora: NonNullable<Decoder['lora']>, map: Map<string, tf.Tensor>, weightName: string) {
   const original = lora.adapterFor(weightName);
   if (!original) return undefined;
-  const base = weightName.replace(/\.weight$/, '');
-  return { ...original, a: map.get(`${base}.lora_A`) as tf.Tensor2D, b: map.get(`${base}.lora_B`) as tf.Tensor2D };
+  const k = loraKeys(weightName);
+  return { ...original, a: map.get(k.a) as tf.Tensor2D, b: map.get(k.b) as tf.Tensor2D };
 }

@@ -28,7 +28,6 @@ function lineProgress(label: string): Progress {
   let from = 0;
   let started = 0;
   let lastPrint = 0;
-  let lastStep = -1;
   const every = () => Math.max(1, Math.round(total / 20));
   return {
     start(t, f) {
@@ -46,11 +45,8 @@ function lineProgress(label: string): Progress {
         `${label} ${step}/${total} · loss ${fields.loss.toFixed(4)} · ${Math.round(fields.tokensPerSecond).toLocaleString('en-US')} tok/s · lr ${fields.lr.toExponential(2)} · eta ${formatDuration(eta)}`,
       );
       lastPrint = now;
-      lastStep = step;
     },
-    stop() {
-      void lastStep;
-    },
+    stop() {},
   };
 }
 

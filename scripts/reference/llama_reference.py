@@ -939,23 +939,21 @@ def cmd_selftest(_args):
 
         # Missing and mis-shaped tensors are reported by name.
         st = m.state_dict()
+        def load_error(tensors):
+            write_safetensors(os.path.join(d, "model.safetensors"), tensors)
+            try:
+                load_checkpoint(d)
+                return None
+            except UsageError as e:
+                return str(e)
+
         bad = dict(st)
         del bad["model.layers.1.mlp.up_proj.weight"]
-        write_safetensors(os.path.join(d, "model.safetensors"), bad)
-        try:
-            load_checkpoint(d)
-            msg = None
-        except UsageError as e:
-            msg = str(e)
+        msg = load_error(bad)
         check("missing_tensor_named", msg is not None and "model.layers.1.mlp.up_proj.weight" in msg, error=msg)
         bad = dict(st)
         bad["model.layers.0.self_attn.k_proj.weight"] = torch.zeros(48, 48)
-        write_safetensors(os.path.join(d, "model.safetensors"), bad)
-        try:
-            load_checkpoint(d)
-            msg = None
-        except UsageError as e:
-            msg = str(e)
+        msg = load_error(bad)
         check("bad_shape_named", msg is not None and "model.layers.0.self_attn.k_proj.weight" in msg, error=msg)
 
     return {"ok": all(r["ok"] for r in results.values()), "checks": results}
