@@ -2,6 +2,12 @@
 // gradient written out: d(loss)/d(logits) = (softmax - onehot) * mask. Autodiff
 // through logSoftmax and a one-hot product would record about a dozen kernels
 // on the [tokens, vocab] matrix, the largest activation of a small model.
+//
+// The forward pass is one softmax kernel (vectorised in XNNPACK on wasm, ~4x
+// faster there than tf.exp), and its probabilities are kept for the gradient.
+// log Z comes out of the same softmax without a second exp: the largest logit
+// m has probability exp(0) / sum_j exp(x_j - m), so log Z = m - log(max p),
+// and max p >= 1 / V never underflows.
 import * as tf from '@tensorflow/tfjs';
 
 /**
@@ -13,15 +19,15 @@ export function tokenCrossEntropySum(logits: tf.Tensor2D, targets: tf.Tensor1D, 
   const w = weights ?? tf.onesLike(targets).toFloat();
   const onehot = tf.cast(tf.oneHot(tf.cast(targets, 'int32'), depth), 'float32');
   const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    const logz = tf.logSumExp(x, -1);
+    const probs = tf.softmax(x);
+    const logz = tf.sub(tf.max(x, -1), tf.log(tf.max(probs, -1)));
     const picked = tf.sum(tf.mul(x, onehot), -1);
-    save([x, logz, onehot, w]);
+    save([probs, onehot, w]);
     return {
       value: tf.sum(tf.mul(tf.sub(logz, picked), w)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, lz, oh, ws] = saved;
-        const probs = tf.exp(tf.sub(xs, tf.expandDims(lz, -1)));
-        return tf.mul(tf.sub(probs, oh), tf.mul(tf.expandDims(ws, -1), dy));
+        const [p, oh, ws] = saved;
+        return tf.mul(tf.sub(p, oh), tf.mul(tf.expandDims(ws, -1), dy));
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

@@ -51,7 +51,7 @@ describe('runtime/backend', () => {
     assert.equal(fromArg.backend, 'wasm');
     assert.equal(fromArg.requested, 'argument');
     assert.equal(tf.getBackend(), 'wasm');
-    assert.deepEqual(fromArg.projectKernels.sort(), ['BatchMatMul', 'OneHot', 'UnsortedSegmentSum']);
+    assert.deepEqual(fromArg.projectKernels.sort(), ['BatchMatMul', 'GatherV2', 'Identity', 'OneHot', 'Sum', 'UnsortedSegmentSum']);
   });
 
   it('an unknown or unavailable forced backend is an error, not a silent fallback', async () => {

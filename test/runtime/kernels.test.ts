@@ -19,8 +19,8 @@ async function onBoth(op: Op): Promise<{ cpu: unknown; wasm: unknown; wasmDtype:
 }
 
 function assertClose(actual: unknown, expected: unknown, tol = 1e-5): void {
-  const a = (actual as number[]).flat(Infinity as 1) as number[];
-  const e = (expected as number[]).flat(Infinity as 1) as number[];
+  const a = [actual].flat(Infinity as 1) as number[];
+  const e = [expected].flat(Infinity as 1) as number[];
   assert.equal(a.length, e.length, 'element count');
   a.forEach((v, i) => assert.ok(Math.abs(v - e[i]) <= tol * (1 + Math.abs(e[i])), `element ${i}: ${v} vs ${e[i]}`));
 }
@@ -71,6 +71,58 @@ describe('runtime/kernels (wasm, compared with cpu)', () => {
     const scaled = await onBoth(() => tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3, 5, -1, 'float32'));
     assert.deepEqual(scaled.wasm, [[-1, -1, 5], [5, -1, -1]]);
     assert.deepEqual(scaled.wasm, scaled.cpu);
+  });
+
+  it('GatherV2 matches cpu (axis 0 and 1, batchDims, int32 and bool values) and rejects out-of-range ids', async () => {
+    const x = [...Array(60).keys()].map((i) => Math.sin(i) * 2);
+    const cases: Op[] = [
+      () => tf.gather(tf.tensor2d(x, [12, 5]), tf.tensor1d([3, 0, 11, 3], 'int32')),
+      () => tf.gather(tf.tensor2d(x, [12, 5]), tf.tensor2d([4, 1, 2, 2, 0, 4], [2, 3], 'int32'), 1),
+      () => tf.gather(tf.tensor3d(x, [3, 4, 5]), tf.tensor2d([1, 3, 0, 0, 2, 2], [3, 2], 'int32'), 1, 1),
+      () => tf.gather(tf.tensor2d(x.map(Math.round), [6, 10], 'int32'), tf.tensor1d([5, 5, 0], 'int32')),
+      () => tf.gather(tf.tensor2d(x.map((v) => v > 0), [6, 10], 'bool'), tf.tensor1d([2, 1], 'int32')),
+      () => tf.gather(tf.tensor2d(x, [12, 5]), tf.tensor1d([], 'int32')),
+    ];
+    for (const op of cases) {
+      const { cpu, wasm } = await onBoth(op);
+      assert.deepEqual(wasm, cpu);
+    }
+    await selectBackend('wasm');
+    assert.throws(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([1, 3], 'int32')), /index value 3 is not in \[0, 2\]/);
+  });
+
+  it('Sum matches cpu over leading, innermost and middle axes, with keepDims, for float32, int32 and bool', async () => {
+    const x = [...Array(120).keys()].map((i) => Math.cos(i) * 5);
+    const t3 = () => tf.tensor3d(x, [4, 5, 6]);
+    const cases: Op[] = [
+      () => tf.sum(t3(), 0),
+      () => tf.sum(t3(), [0, 1]),
+      () => tf.sum(t3(), 2),
+      () => tf.sum(t3(), 1),
+      () => tf.sum(t3(), [0, 2], true),
+      () => tf.sum(t3(), 0, true),
+      () => tf.sum(t3()),
+      () => tf.sum(tf.tensor2d(x.map(Math.round), [12, 10], 'int32'), 0),
+      () => tf.sum(tf.tensor2d(x.map((v) => v > 0), [12, 10], 'bool'), 0),
+    ];
+    for (const op of cases) {
+      const { cpu, wasm, wasmDtype } = await onBoth(op);
+      assertClose(wasm, cpu);
+      await tf.setBackend('cpu');
+      assert.equal(wasmDtype, tf.tidy(op).dtype);
+    }
+  });
+
+  it('Identity on wasm shares bytes with its input and frees them once both are disposed', async () => {
+    await selectBackend('wasm');
+    const before = tf.memory();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    a.dispose();
+    assert.deepEqual(await b.array(), [1, 2, 3]);
+    b.dispose();
+    assert.equal(tf.memory().numTensors, before.numTensors);
+    assert.equal(tf.memory().numDataBuffers, before.numDataBuffers);
   });
 
   it('trains an embedding model through tf.gather on wasm: loss falls, no tensors leak', async () => {

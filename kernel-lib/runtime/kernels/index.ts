@@ -2,10 +2,20 @@
 // listed here, registered in one loop (the tfjs registry's convention).
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulConfig } from './batch_mat_mul';
+import { gatherV2Config } from './gather_v2';
+import { identityConfig } from './identity';
 import { oneHotConfig } from './one_hot';
+import { sumConfig } from './sum';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum';
 
-export const WASM_KERNELS: readonly tf.KernelConfig[] = [unsortedSegmentSumConfig, oneHotConfig, batchMatMulConfig];
+export const WASM_KERNELS: readonly tf.KernelConfig[] = [
+  unsortedSegmentSumConfig,
+  oneHotConfig,
+  batchMatMulConfig,
+  gatherV2Config,
+  identityConfig,
+  sumConfig,
+];
 
 /** Registers (or replaces) this project's kernels for `backendName`; returns their names. */
 export function registerProjectKernels(backendName: string): string[] {
