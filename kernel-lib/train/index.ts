@@ -14,6 +14,8 @@ export { objectiveByName, registerObjective } from './objectives';
 export { readParams, trainableMap, writeParams } from './params';
 export { createProgress } from './progress';
 export type { Progress, ProgressMode } from './progress';
+export { sftBatch } from './sft_batch';
+export type { SftBatchExample, SftBatchOptions } from './sft_batch';
 export { warmupCosine } from './schedule';
 export type { ScheduleOptions } from './schedule';
 export { loadTrainingCheckpoint, saveTrainingCheckpoint } from './state';

@@ -6,3 +6,5 @@ export type { LivePlotCallback, LivePlotOptions } from './live_plot';
 export type { PlotlyFigure } from './plotly';
 export { showTable, tableBundle, toRows } from './table';
 export type { Row } from './table';
+export { showSideBySide, showTokens, sideBySideBundle, tokenView, tokenViewBundle, tokenViewText } from './token_view';
+export type { TokenNamer, TokenView, ViewToken } from './token_view';
