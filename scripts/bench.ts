@@ -1,6 +1,7 @@
 // npm run bench: training and generation speed of the decoder on this
 // machine, next to the same model, batch and optimizer in PyTorch (when
-// /usr/bin/python3 or $WORKBOOK_PYTHON can import torch).
+// /usr/bin/python3 or $WORKBOOK_PYTHON can import torch); first, the BPE
+// tokenizer's encoding speed next to tokenizers.js (scripts/bench/tokenizer.ts).
 //
 //   npm run bench -- [--configs S,M] [--steps 10] [--warmup 3] [--workers 1,2] [--no-torch] [--out out/bench]
 //
@@ -18,6 +19,7 @@ import { randomStream, selectBackend, type BackendChoice } from '../kernel-lib/r
 import { createDecoder, disposeDecoder, generate, modelConfig, parameterCount } from '../kernel-lib/model';
 import { lmObjective, startWorkers, train, type BatchSource, type LmBatch } from '../kernel-lib/train';
 import { findTorchPython, runReference } from './reference/python';
+import { tokenizerBench } from './bench/tokenizer';
 
 interface BenchConfig {
   model: Record<string, number | boolean>;
@@ -102,6 +104,11 @@ const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}x
   const python = args['no-torch'] ? null : findTorchPython();
   console.log(`backend ${backend} · ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}) · node ${process.versions.node} · tfjs ${tf.version.tfjs}`);
   console.log(python ? `PyTorch reference: ${python}` : 'PyTorch reference: not run (no python3 with torch found, or --no-torch)');
+  const tok = tokenizerBench();
+  console.log(
+    `\n[tokenizer] BPE (vocab ${tok.vocabSize}) encoding data/corpus/base.txt: ours ${fmt(tok.oursTokensPerS)} tok/s, ` +
+      `tokenizers.js ${fmt(tok.referenceTokensPerS)} tok/s (${ratio(tok.oursTokensPerS, tok.referenceTokensPerS)})`,
+  );
   const rows: Record<string, unknown>[] = [];
   for (const name of args.configs!.split(',')) {
     const c = configs[name];
@@ -134,10 +141,11 @@ const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}x
     table.push(`| ${r.config} | ${r.measure} | ${r.threads} | ${fmt(r.ours as number)} | ${r.pytorch ? fmt(r.pytorch as number) : '-'} | ${ratio(r.ours as number, r.pytorch as number | undefined)} | ${r.speedup ? `${(r.speedup as number).toFixed(2)}x` : ''} |`);
   }
   console.log('\n' + table.join('\n'));
+  console.log(`\n| tokenizer | ours tok/s | tokenizers.js tok/s | ours / tokenizers.js |\n|---|---|---|---|\n| BPE, vocab ${tok.vocabSize} | ${fmt(tok.oursTokensPerS)} | ${fmt(tok.referenceTokensPerS)} | ${ratio(tok.oursTokensPerS, tok.referenceTokensPerS)} |`);
   console.log(`\npeak RSS ${memory.peak_rss_mb} MB (this process and its workers) · tensors alive after the run: ${memory.tensors_alive}`);
   fs.mkdirSync(args.out!, { recursive: true });
   const file = path.join(args.out!, 'results.json');
-  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), backend, cpus: os.cpus().length, steps, warmup, rows, memory }, null, 2) + '\n');
+  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), backend, cpus: os.cpus().length, steps, warmup, rows, tokenizer: tok, memory }, null, 2) + '\n');
   console.log(`results in ${file}`);
 })().catch((e) => {
   console.error(e instanceof Error ? e.message : e);
