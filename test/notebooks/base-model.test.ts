@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { runWorkbook } from '../../scripts/workbook/run';
 import { loadCheckpoint, disposeDecoder } from '../../kernel-lib/model';
 import { selectBackend } from '../../kernel-lib/runtime';
+import { loadTokenizer } from '../../kernel-lib/text';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -35,13 +36,21 @@ describe('notebooks/03-base-model', function () {
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { output_type: string; data?: Record<string, unknown>; text?: string[] }[];
     assert.ok(outputs('curve').some((o) => o.data?.['application/vnd.plotly.v1+json']), 'loss figure');
     assert.ok(outputs('train').some((o) => o.data?.['application/vnd.plotly.v1+json']), 'live figure');
+    assert.ok(outputs('tokens').some((o) => String(o.data?.['text/html'] ?? '').includes('tv-t sp')), 'token view with a special token');
     const lines = fs.readFileSync(path.join(artefacts, 'metrics', '03-base-model.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const train = lines.filter((l) => l.kind === 'train');
     assert.equal(train.length, 40);
     assert.ok(train.at(-1).loss < train[0].loss - 1.5, `loss ${train[0].loss} -> ${train.at(-1).loss}`);
     await selectBackend('wasm');
-    const { model } = loadCheckpoint(path.join(artefacts, 'checkpoints', '03-base-model'));
-    assert.equal(model.config.vocab_size, 259);
+    const checkpoint = path.join(artefacts, 'checkpoints', '03-base-model');
+    const { model } = loadCheckpoint(checkpoint);
+    // The BPE tokenizer saved beside the weights: same vocabulary, chat markers reserved as special tokens.
+    const tokenizer = loadTokenizer(checkpoint);
+    assert.equal(model.config.vocab_size, 512);
+    assert.equal(tokenizer.vocabSize, 512);
+    assert.equal(model.config.eos_token_id, tokenizer.eos);
+    for (const marker of ['<|im_start|>', '<|im_end|>']) assert.ok(tokenizer.isSpecial(tokenizer.tokenToId(marker)!), marker);
+    assert.ok(tokenizer.encode('One day, Mia went to the market.').length < 20);
     disposeDecoder(model);
   });
 });
