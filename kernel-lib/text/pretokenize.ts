@@ -16,13 +16,22 @@ export const LLAMA3_PATTERN =
   String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
 /**
+ * Unicode's White_Space property, which is what `\s` means in the Rust regex
+ * engine of Hugging Face's tokenizers. JavaScript's `\s` differs in two
+ * places that real text contains: it matches U+FEFF (a byte-order mark, not
+ * white space) and misses U+0085 (next line), so `\s` is spelled out.
+ */
+const WHITE_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+
+/**
  * Rewrites a regex from tokenizer.json (Rust/Oniguruma dialect) into one
  * JavaScript compiles with the `u` flag: `(?i:...)` groups become groups whose
- * letters match either case. Anything else JS cannot compile is an error that
- * quotes the pattern.
+ * letters match either case, and `\s` / `\S` mean Unicode White_Space.
+ * Anything else JS cannot compile is an error that quotes the pattern.
  */
 export function compileTokenizerRegex(pattern: string): RegExp {
   let source = '';
+  let inClass = false;
   for (let i = 0; i < pattern.length; i++) {
     if (pattern.startsWith('(?i:', i)) {
       let depth = 1;
@@ -43,8 +52,15 @@ export function compileTokenizerRegex(pattern: string): RegExp {
       i = j - 1;
       continue;
     }
+    if (pattern[i] === '[') inClass = true;
+    else if (pattern[i] === ']') inClass = false;
     if (pattern[i] === '\\') {
-      source += pattern[i] + pattern[i + 1];
+      const escaped = pattern[i + 1];
+      if (escaped === 's') source += inClass ? WHITE_SPACE : `[${WHITE_SPACE}]`;
+      else if (escaped === 'S') {
+        if (inClass) throw new Error(`tokenizer: \\S inside a character class is not supported in ${JSON.stringify(pattern)}`);
+        source += `[^${WHITE_SPACE}]`;
+      } else source += pattern[i] + escaped;
       i++;
       continue;
     }

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { encode as cl100kEncode } from 'gpt-tokenizer/encoding/cl100k_base';
-import { encode as gpt2Encode } from 'gpt-tokenizer/encoding/r50k_base';
+import { encode as cl100kEncode } from 'gpt-tokenizer/cjs/encoding/cl100k_base';
+import { encode as gpt2Encode } from 'gpt-tokenizer/cjs/encoding/r50k_base';
 import { randomStream } from '../../kernel-lib/runtime';
 import { loadTokenizer, saveTokenizer, tokenizerFromJson, tokenizerToJson, trainBpe, type BpeTokenizer } from '../../kernel-lib/text';
 import { gpt2TokenizerJson, llama3StyleTokenizerJson } from './tiktoken_vocab';
@@ -188,6 +188,21 @@ describe('text/bpe: tokenizer.json', function () {
     assert.equal(tok.eos, tok.tokenToId('<|eot_id|>'));
     const chat = '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>';
     assert.deepEqual(tok.encode(chat, { addSpecialTokens: false }).slice(0, 3), [tok.bos, tok.tokenToId('<|start_header_id|>'), 882]);
+  });
+
+  it("treats white space as Hugging Face's Rust tokenizers do, not as JavaScript's \\s (U+0085 is space, U+FEFF is not)", () => {
+    // Ids from Hugging Face tokenizers 0.23.2 (Rust) on the same tokenizer.json files;
+    // gpt-tokenizer and tokenizers.js, which use JavaScript's \s, split these differently.
+    const gpt2 = gpt2TokenizerJson();
+    const l3 = llama3StyleTokenizerJson();
+    const a = tokenizerFromJson(gpt2.tokenizer, gpt2.config);
+    const b = tokenizerFromJson(l3.tokenizer, l3.config);
+    const t1 = 'a\u0085b \ufeffc  \ufeff d\u2028\u2028e';
+    const t2 = 'x \u0085\u0085 y';
+    assert.deepEqual(a.encode(t1), [64, 126, 227, 65, 27332, 119, 123, 66, 220, 27332, 119, 123, 288, 447, 101, 447, 101, 68]);
+    assert.deepEqual(a.encode(t2), [87, 1587, 227, 126, 227, 331]);
+    assert.deepEqual(b.encode(t1, { addSpecialTokens: false }), [64, 126, 227, 65, 76880, 66, 220, 76880, 294, 378, 101, 378, 101, 68]);
+    assert.deepEqual(b.encode(t2, { addSpecialTokens: false }), [87, 2188, 227, 126, 227, 379]);
   });
 
   it('rejects what it cannot load with the file and field named', () => {
