@@ -72,7 +72,10 @@ export interface PlainTemplateOptions {
 // One line per turn, "{Label}: {content}\n"; a reply ends with EOS before its
 // newline:
 //   System: {system}\nUser: {user}\nAssistant: {reply}<|eos|>\n
-// The generation prompt is "Assistant: ". Turns need not alternate.
+// The generation prompt is "Assistant:" and the reply span starts with its
+// space: a BPE tokenizer writes " word" as one token, so a prompt ending in a
+// space would cut that token in two at generation time but not in training.
+// Turns need not alternate.
 export function plainSpec(options: PlainTemplateOptions = {}): FamilySpec {
   const { system = 'System', user = 'User', assistant = 'Assistant', eosToken = '<|eos|>', bosToken } = options;
   const labels: Record<string, string> = { system, user, assistant };
@@ -83,7 +86,7 @@ export function plainSpec(options: PlainTemplateOptions = {}): FamilySpec {
     bosToken,
     eosToken,
     endOfTurn: eosToken,
-    generationPrompt: label('assistant'),
+    generationPrompt: label('assistant').trimEnd(),
     supportsSystem: true,
     alternates: false,
     systemInFirstUser: false,
@@ -91,11 +94,11 @@ export function plainSpec(options: PlainTemplateOptions = {}): FamilySpec {
       if (bosToken !== undefined) w.write(bosToken);
       if (sys) w.write(`${label('system')}${sys.content}\n`);
       for (const turn of turns) {
-        w.write(label(turn.role));
         if (turn.role === 'user') {
-          w.write(`${turn.content}\n`);
+          w.write(`${label(turn.role)}${turn.content}\n`);
         } else {
-          w.reply(turn, turn.content, eosToken);
+          w.write(label(turn.role).trimEnd());
+          w.reply(turn, ` ${turn.content}`, eosToken);
           w.write('\n');
         }
       }
@@ -107,11 +110,11 @@ export function plainSpec(options: PlainTemplateOptions = {}): FamilySpec {
     {%- elif message['role'] == 'user' %}
         {{- ${jinjaQuote(label('user'))} + message['content'] + '\n' }}
     {%- else %}
-        {{- ${jinjaQuote(label('assistant'))} + message['content'] + eos_token + '\n' }}
+        {{- ${jinjaQuote(label('assistant').trimEnd())} + ' ' + message['content'] + eos_token + '\n' }}
     {%- endif %}
 {%- endfor %}
 {%- if add_generation_prompt %}
-    {{- ${jinjaQuote(label('assistant'))} }}
+    {{- ${jinjaQuote(label('assistant').trimEnd())} }}
 {%- endif %}`,
   };
 }

@@ -118,11 +118,12 @@ const EXPECTED: Record<BuiltinTemplateName, Expected> = {
   plain: {
     system: 'System: You are terse.\nUser: Hi\nAssistant: Hello.<|eos|>\n',
     rounds: 'User: Hi\nAssistant: Hello.<|eos|>\nUser: Again\nAssistant: Sure.<|eos|>\n',
-    generation: 'User: Hi\nAssistant: Hello.<|eos|>\nUser: Again\nAssistant: ',
+    // The prompt ends at the colon and the reply owns its leading space (one BPE token with the word).
+    generation: 'User: Hi\nAssistant: Hello.<|eos|>\nUser: Again\nAssistant:',
     continued: 'User: Hi\nAssistant: Hello.<|eos|>\nUser: Again\nAssistant: Sure.',
-    replyHello: 'Hello.<|eos|>',
-    replySure: 'Sure.<|eos|>',
-    replySureOpen: 'Sure.',
+    replyHello: ' Hello.<|eos|>',
+    replySure: ' Sure.<|eos|>',
+    replySureOpen: ' Sure.',
   },
 };
 
@@ -200,9 +201,9 @@ describe('text/chat_templates', () => {
     const plain = plainTemplate({ user: 'Q', assistant: 'A', eosToken: '<|end|>', bosToken: '<|bos|>' });
     const rendered = plain.render(TWO_ROUNDS.slice(0, 2));
     assert.equal(rendered.text, '<|bos|>Q: Hi\nA: Hello.<|end|>\n');
-    assert.deepEqual(spanTexts(rendered), [['Hello.<|end|>', 1, false]]);
+    assert.deepEqual(spanTexts(rendered), [[' Hello.<|end|>', 1, false]]);
     assert.deepEqual(plain.specialTokens, ['<|bos|>', '<|end|>']);
-    assert.equal(plain.generationPrompt, 'A: ');
+    assert.equal(plain.generationPrompt, 'A:');
     const alpaca = alpacaTemplate({ eosToken: '<|eos|>' }).render(SYSTEM_CHAT);
     assert.equal(alpaca.text, 'You are terse.\n\n### Instruction:\nHi\n\n### Response:\nHello.<|eos|>');
   });
