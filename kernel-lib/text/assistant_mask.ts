@@ -74,14 +74,18 @@ export class SftExampleError extends Error {
 export function checkSftExample(tokenizer: BpeTokenizer, template: ChatTemplate, example: SftExample): string[] {
   const problems: string[] = [];
   const { ids } = example;
-  if (tokenizer.bosId !== undefined && ids.length >= 2 && ids[0] === tokenizer.bosId && ids[1] === tokenizer.bosId) {
+  // The template's BOS (or the tokenizer's) written by the template and added
+  // again by the tokenizer's post-processor: the same special token twice in a row.
+  const bosIds = new Set([tokenizer.bosId, template.bosToken === undefined ? undefined : tokenizer.tokenToId(template.bosToken)]);
+  if (ids.length >= 2 && ids[0] === ids[1] && bosIds.has(ids[0])) {
     problems.push(
-      `BOS ${JSON.stringify(tokenizer.idToToken(tokenizer.bosId))} appears twice at the start: the template writes it and the tokenizer adds it again; encode with addSpecialTokens: false`,
+      `BOS ${JSON.stringify(tokenizer.idToToken(ids[0]))} appears twice at the start: the template writes it and the tokenizer adds it again; encode with addSpecialTokens: false`,
     );
   }
-  const eos = tokenizer.eosId;
-  if (eos !== undefined && ids.length >= 2 && ids[ids.length - 1] === eos && ids[ids.length - 2] === eos) {
-    problems.push(`EOS ${JSON.stringify(tokenizer.idToToken(eos))} appears twice at the end: the template writes it and something appends it again`);
+  const eosIds = new Set([tokenizer.eosId, template.eosToken === undefined ? undefined : tokenizer.tokenToId(template.eosToken)]);
+  const n = ids.length;
+  if (n >= 2 && ids[n - 1] === ids[n - 2] && eosIds.has(ids[n - 1])) {
+    problems.push(`EOS ${JSON.stringify(tokenizer.idToToken(ids[n - 1]))} appears twice at the end: the template writes it and something appends it again`);
   }
   const eot = tokenizer.tokenToId(template.endOfTurn);
   if (eot === undefined || !tokenizer.isSpecial(eot)) {

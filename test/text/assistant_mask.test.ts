@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   BUILTIN_TEMPLATES, assistantMask, buildSftExample, builtinTemplate, checkSftExample, checkTokenizerForTemplate,
-  jinjaTemplate, trainBpe, SftExampleError, type BpeTokenizer, type ChatMessage, type ChatTemplate,
+  jinjaTemplate, trainBpe, SftExampleError, BpeTokenizer, type ChatMessage, type ChatTemplate,
 } from '../../kernel-lib/text';
 import { sftBatch } from '../../kernel-lib/train';
 
@@ -85,7 +85,7 @@ describe('text/assistant masks', function () {
     const llama3 = builtinTemplate('llama3');
     const withBos = trainBpe(CORPUS.slice(0, 50_000), { vocabSize: 420, specialTokens: [...markers()], bosToken: '<|begin_of_text|>', eosToken: '<|eot_id|>', padToken: '<|pad|>' });
     // A tokenizer whose post-processor adds BOS, as Llama-3's does.
-    const addsBos = new (withBos.constructor as new (s: unknown) => BpeTokenizer)({ ...withBos.spec, postProcessor: [{ special: '<|begin_of_text|>' }, { sequence: true }] });
+    const addsBos = new BpeTokenizer({ ...withBos.spec, postProcessor: [{ special: '<|begin_of_text|>' }, { sequence: true }] });
     assert.throws(() => buildSftExample(addsBos, llama3, CHAT, { addSpecialTokens: true }), (e: Error) => e instanceof SftExampleError && /BOS "<\|begin_of_text\|>" appears twice at the start: the template writes it and the tokenizer adds it again/.test(e.message));
     assert.doesNotThrow(() => buildSftExample(addsBos, llama3, CHAT));
   });
