@@ -6,6 +6,8 @@
 // token's byte span, which the JS packages do not report, and because a
 // piece cache plus a heap keep long pieces linear-ish.
 
+import { PairHeap } from './pair_heap';
+
 const UTF8 = new TextEncoder();
 
 /** Merges as a lookup: pair (left id, right id) -> rank and the id it makes. */
@@ -35,60 +37,6 @@ export class MergeTable {
 
   result(rank: number): number {
     return this.resultOf[rank];
-  }
-}
-
-/** A binary min-heap of (rank, position) pairs, for pieces too long for a linear scan. */
-class PairHeap {
-  private ranks: number[] = [];
-  private positions: number[] = [];
-
-  get size(): number {
-    return this.ranks.length;
-  }
-
-  push(rank: number, position: number): void {
-    this.ranks.push(rank);
-    this.positions.push(position);
-    let i = this.ranks.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) break;
-      this.swap(i, parent);
-      i = parent;
-    }
-  }
-
-  pop(): [number, number] {
-    const top: [number, number] = [this.ranks[0], this.positions[0]];
-    const lastRank = this.ranks.pop()!;
-    const lastPos = this.positions.pop()!;
-    if (this.ranks.length > 0) {
-      this.ranks[0] = lastRank;
-      this.positions[0] = lastPos;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < this.ranks.length && this.less(l, m)) m = l;
-        if (r < this.ranks.length && this.less(r, m)) m = r;
-        if (m === i) break;
-        this.swap(i, m);
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  // Equal ranks merge leftmost first.
-  private less(i: number, j: number): boolean {
-    return this.ranks[i] < this.ranks[j] || (this.ranks[i] === this.ranks[j] && this.positions[i] < this.positions[j]);
-  }
-
-  private swap(i: number, j: number): void {
-    [this.ranks[i], this.ranks[j]] = [this.ranks[j], this.ranks[i]];
-    [this.positions[i], this.positions[j]] = [this.positions[j], this.positions[i]];
   }
 }
 

@@ -8,6 +8,7 @@ import { randomStream } from '../runtime/seed';
 import { BYTE_TO_CHAR } from './byte_level';
 import { BpeTokenizer, type BpeTokenizerSpec, type PreTokenizerStep } from './bpe_tokenizer';
 import { utf8 } from './bpe_merges';
+import { PairHeap } from './pair_heap';
 import { GPT2_PATTERN, LLAMA3_PATTERN } from './pretokenize';
 
 export const DEFAULT_SPECIAL_TOKENS = ['<|bos|>', '<|eos|>', '<|pad|>'];
@@ -30,59 +31,6 @@ export interface TrainBpeOptions {
   maxChars?: number;
   seed?: number | string;
   onProgress?: (merges: number, target: number) => void;
-}
-
-/** A max-heap of (count, pair key): highest count first, then the smaller key. Stale entries are skipped by the caller. */
-class CountHeap {
-  private counts: number[] = [];
-  private keys: number[] = [];
-
-  get size(): number {
-    return this.counts.length;
-  }
-
-  push(count: number, key: number): void {
-    this.counts.push(count);
-    this.keys.push(key);
-    let i = this.counts.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(i, p)) break;
-      this.swap(i, p);
-      i = p;
-    }
-  }
-
-  pop(): [number, number] {
-    const top: [number, number] = [this.counts[0], this.keys[0]];
-    const c = this.counts.pop()!;
-    const k = this.keys.pop()!;
-    if (this.counts.length) {
-      this.counts[0] = c;
-      this.keys[0] = k;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < this.counts.length && this.before(l, m)) m = l;
-        if (r < this.counts.length && this.before(r, m)) m = r;
-        if (m === i) break;
-        this.swap(i, m);
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  private before(i: number, j: number): boolean {
-    return this.counts[i] > this.counts[j] || (this.counts[i] === this.counts[j] && this.keys[i] < this.keys[j]);
-  }
-
-  private swap(i: number, j: number): void {
-    [this.counts[i], this.counts[j]] = [this.counts[j], this.counts[i]];
-    [this.keys[i], this.keys[j]] = [this.keys[j], this.keys[i]];
-  }
 }
 
 function preTokenizerFor(options: TrainBpeOptions): PreTokenizerStep[] {
@@ -177,14 +125,16 @@ export function trainBpe(corpus: string | string[], options: TrainBpeOptions): B
     }
   };
   words.forEach((_, w) => addPairs(w, +1));
-  const heap = new CountHeap();
-  for (const [key, count] of pairCount) heap.push(count, key);
+  // Highest count first (counts pushed negated), then the smaller pair key.
+  const heap = new PairHeap();
+  for (const [key, count] of pairCount) heap.push(-count, key);
 
   const tokens = byteTokens.slice();
   const merges: [string, string][] = [];
   const minFrequency = options.minFrequency ?? 2;
   while (merges.length < target && heap.size > 0) {
-    const [count, key] = heap.pop();
+    const [negCount, key] = heap.pop();
+    const count = -negCount;
     if (pairCount.get(key) !== count) continue; // stale
     if (count < minFrequency) break;
     const a = Math.floor(key / W);
@@ -217,7 +167,7 @@ export function trainBpe(corpus: string | string[], options: TrainBpeOptions): B
     for (const k of touched) {
       const c = pairCount.get(k);
       if (c === undefined || k === key) continue;
-      if (c > 0) heap.push(c, k);
+      if (c > 0) heap.push(-c, k);
       else {
         pairCount.delete(k);
         pairWords.delete(k);

@@ -53,14 +53,8 @@ export class ChatWriter {
 }
 
 /** A built-in family: its markers and rules, how it writes turns, and its Jinja equivalent. */
-export interface FamilySpec {
-  name: string;
-  specialTokens: string[];
-  bosToken?: string;
-  eosToken?: string;
-  endOfTurn: string;
-  generationPrompt: string;
-  supportsSystem: boolean;
+export interface FamilySpec
+  extends Pick<ChatTemplate, 'name' | 'specialTokens' | 'bosToken' | 'eosToken' | 'endOfTurn' | 'generationPrompt' | 'supportsSystem'> {
   /** User and assistant turns must alternate, starting with user (after the system message). */
   alternates: boolean;
   /** The system text is written inside the first user turn, so that turn must exist. */

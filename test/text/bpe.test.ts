@@ -164,7 +164,9 @@ describe('text/bpe: tokenizer.json', function () {
     const hf = new HfTokenizer(tokenizer as never, config as never);
     assert.equal(tok.vocabSize, 50257);
     assert.equal(tok.eos, 50256);
-    const texts = ["Hello world! It's 2024, isn't it?", "  leading spaces\n\n\ttabs  I'LL we've", CORPUS.slice(5000, 9000), ...Array.from({ length: 12 }, (_, i) => randomUnicode(`gpt2:${i}`, 300))];
+    // Long pieces (a word of hundreds of bytes) take the heap path of the merge loop.
+    const long = ['x'.repeat(300), '日本語'.repeat(40), 'abcdefghij'.repeat(30), ' ' + 'ab'.repeat(200)];
+    const texts = ["Hello world! It's 2024, isn't it?", "  leading spaces\n\n\ttabs  I'LL we've", CORPUS.slice(5000, 9000), ...long, ...Array.from({ length: 12 }, (_, i) => randomUnicode(`gpt2:${i}`, 300))];
     for (const [i, t] of texts.entries()) {
       const ours = tok.encode(t);
       assert.deepEqual(ours, gpt2Encode(t), `gpt-tokenizer, text ${i}`);
