@@ -4,3 +4,4 @@ export * from './viz';
 export * from './model';
 export * from './train';
 export * from './text';
+export * from './data';

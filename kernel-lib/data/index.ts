@@ -1,0 +1,12 @@
+// Instruction and preference data: the canonical records, exploration,
+// splits and export (loaders for the published formats and the synthetic
+// task world live beside them).
+export { DataError, describeLocation, replyText } from './records';
+export type { Conversation, DataLocation, DataRecord, Message, PreferencePair, Role } from './records';
+export { countBy, findDuplicates, findNearEmpty, isConversation, isPreference, preferenceStats, recordStats, summarise } from './explore';
+export type { LengthTokenizer, PreferenceStats, RecordStats, Summary } from './explore';
+export { recordsBundle, sampleRecords, showSample, statsFrame } from './explore_view';
+export { rowsToArrow, writeRows } from './export_rows';
+export type { FlatRow } from './export_rows';
+export { splitRecords } from './split';
+export type { SplitOptions } from './split';
