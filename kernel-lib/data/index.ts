@@ -10,3 +10,9 @@ export { rowsToArrow, writeRows } from './export_rows';
 export type { FlatRow } from './export_rows';
 export { splitRecords } from './split';
 export type { SplitOptions } from './split';
+export {
+  generateWorld, DEFAULT_WORLD_OPTIONS, DEFAULT_WORLD_SEED, worldOptions, buildFacts, makeCorpus,
+  WORLD_FAMILIES, familyNamed, isWorldFamily, checkReply, parsePrompt, REFUSAL, isRefusal,
+  PREFERENCE_RULES, createJudge, oracleJudge, writeWorld, loadWorld, verifyWorld,
+} from './world';
+export type { WorldData, WorldOptions, WorldFacts, WorldFamily, WorldTask, PreferenceRule, WorldJudge, Judgement, LoadedWorld, WorldManifest } from './world';

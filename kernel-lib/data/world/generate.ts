@@ -1,0 +1,44 @@
+// The whole world from one seed: facts, corpus, SFT conversations (train and
+// held-out test per family) and preference pairs. Each part draws from its own
+// named random stream, so the same options give the same bytes.
+import type { Conversation, PreferencePair } from '../records';
+import { buildFacts, type WorldFacts } from './facts';
+import type { KeyPlan, Params } from './family';
+import { FAMILIES } from './families';
+import { makeCorpus } from './corpus';
+import { worldOptions, type WorldOptions } from './options';
+import { makePreferencePairs } from './preferences';
+import { makeRng } from './rng';
+import { makeConversations } from './sft';
+
+export interface WorldData {
+  options: WorldOptions;
+  facts: WorldFacts;
+  corpus: string;
+  sftTrain: Conversation[];
+  sftTest: Conversation[];
+  preferencesTrain: PreferencePair[];
+  preferencesTest: PreferencePair[];
+}
+
+/** Each family's held-out split for a seed. */
+export function familyPlans(facts: WorldFacts): Map<string, KeyPlan<Params>> {
+  return new Map(FAMILIES.map((f) => [f.name, f.plan(facts, makeRng(facts.seed, `plan:${f.name}`))]));
+}
+
+export function generateWorld(options: Partial<WorldOptions> = {}): WorldData {
+  const o = worldOptions(options);
+  const facts = buildFacts(o.seed);
+  const plans = familyPlans(facts);
+  const conversations = (split: 'train' | 'test', n: number) => FAMILIES.flatMap((f) =>
+    makeConversations(f, plans.get(f.name)!, split, n, makeRng(o.seed, `sft:${split}:${f.name}`), o.systemShare));
+  return {
+    options: o,
+    facts,
+    corpus: makeCorpus(facts, o.corpusParagraphs),
+    sftTrain: conversations('train', o.tasksPerFamily),
+    sftTest: conversations('test', o.testPerFamily),
+    preferencesTrain: makePreferencePairs(facts, plans, 'train', o.preferencePairs, makeRng(o.seed, 'pairs:train'), o.systemShare),
+    preferencesTest: makePreferencePairs(facts, plans, 'test', o.preferenceTestPairs, makeRng(o.seed, 'pairs:test'), o.systemShare),
+  };
+}
