@@ -16,3 +16,11 @@ export {
   PREFERENCE_RULES, createJudge, oracleJudge, writeWorld, loadWorld, verifyWorld,
 } from './world';
 export type { WorldData, WorldOptions, WorldFacts, WorldFamily, WorldTask, PreferenceRule, WorldJudge, Judgement, LoadedWorld, WorldManifest } from './world';
+export { DatasetStream, loadDataset, streamDataset } from './load';
+export type { LoadOptions, LoadReport } from './load';
+export { SCHEMAS, checkMapping, describeSchemas, detectSchema, isSchemaName } from './schema';
+export type { ConversationMapping, PreferenceMapping, SchemaInfo, SchemaMapping, SchemaName } from './schema';
+export { normaliseRow } from './schema_rows';
+export { parseHhTranscript } from './schema_hh';
+export { FILE_EXTENSIONS, fileFormatOf, readDataRows } from './read_rows';
+export type { FileFormat, RawRow } from './read_rows';
