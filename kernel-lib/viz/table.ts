@@ -10,7 +10,14 @@ export function toRows(source: unknown): Row[] {
   const s = source as { toArray?: () => unknown[]; toJSON?: (o?: unknown) => unknown; schema?: unknown; columns?: unknown };
   // danfojs: toJSON({format: 'column'}) gives one record per row.
   if (s && typeof s.toJSON === 'function' && Array.isArray(s.columns)) {
-    return s.toJSON({ format: 'column' }) as Row[];
+    try {
+      return s.toJSON({ format: 'column' }) as Row[];
+    } catch {
+      // Frames made by groupby are danfojs's browser class, whose method only
+      // throws "deprecated"; the package-level function handles both.
+      const dfd = require('danfojs-node') as { toJSON(df: unknown, o: { format: 'column' }): unknown };
+      return dfd.toJSON(s, { format: 'column' }) as Row[];
+    }
   }
   // Arrow: a Table iterates as StructRow proxies; toJSON turns each into a record.
   if (s && typeof s.toArray === 'function' && s.schema) {
