@@ -5,10 +5,12 @@
 
 export type Role = 'system' | 'user' | 'assistant';
 
-export interface Message {
+// A type alias, not an interface, so that messages pass straight to a chat
+// template (whose ChatMessage allows extra fields).
+export type Message = {
   role: Role;
   content: string;
-}
+};
 
 export interface Conversation {
   kind: 'conversation';
