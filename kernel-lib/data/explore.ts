@@ -28,7 +28,6 @@ export interface RecordStats {
 }
 
 const chars = (ms: Message[]) => ms.reduce((n, m) => n + m.content.length, 0);
-const text = (ms: Message[]) => ms.map((m) => m.content).join('\n');
 
 /** One row of numbers per record. */
 export function recordStats(records: DataRecord[], options: { tokenizer?: LengthTokenizer } = {}): RecordStats[] {
@@ -41,13 +40,13 @@ export function recordStats(records: DataRecord[], options: { tokenizer?: Length
       return {
         id: r.id, source: r.source, kind: r.kind, category: r.category ?? '', turns: r.messages.length,
         promptChars: chars(prompt), replyChars: chars(reply),
-        promptTokens: count(text(prompt)), replyTokens: count(text(reply)),
+        promptTokens: count(replyText(prompt)), replyTokens: count(replyText(reply)),
       };
     }
     return {
       id: r.id, source: r.source, kind: r.kind, category: r.category ?? '', turns: r.prompt.length,
       promptChars: chars(r.prompt), replyChars: chars(r.chosen), rejectedChars: chars(r.rejected),
-      promptTokens: count(text(r.prompt)), replyTokens: count(replyText(r.chosen)), rejectedTokens: count(replyText(r.rejected)),
+      promptTokens: count(replyText(r.prompt)), replyTokens: count(replyText(r.chosen)), rejectedTokens: count(replyText(r.rejected)),
     };
   });
 }
@@ -120,7 +119,7 @@ export function findNearEmpty(records: DataRecord[], options: { minChars?: numbe
     if (r.kind === 'conversation') {
       r.messages.forEach((m, i) => check(r.id, `messages[${i}] (${m.role})`, m.content));
     } else {
-      check(r.id, 'prompt', text(r.prompt));
+      check(r.id, 'prompt', replyText(r.prompt));
       check(r.id, 'chosen', replyText(r.chosen));
       check(r.id, 'rejected', replyText(r.rejected));
     }

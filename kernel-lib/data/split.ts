@@ -2,7 +2,7 @@
 // split on every machine, and a record's side does not depend on the order of
 // the others within its stratum. Stratified splits keep each value of a field
 // (a category, a task family) in the same proportions in every part.
-import { randomStream } from '../runtime/seed';
+import { hashString, randomStream } from '../runtime/seed';
 
 export interface SplitOptions<T> {
   seed: number | string;
@@ -14,15 +14,9 @@ export interface SplitOptions<T> {
   id?: (item: T, index: number) => string;
 }
 
-/** FNV-1a of the seed and id: the item's place in the shuffle, independent of the other items. */
+/** The item's place in the shuffle: a hash of the seed and its id, independent of the other items. */
 function rank(seed: string, id: string): number {
-  let h = 0x811c9dc5;
-  const s = `${seed}\u0000${id}`;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+  return hashString(`${seed}\u0000${id}`);
 }
 
 export function splitRecords<T>(items: T[], options: SplitOptions<T>): Record<string, T[]> {

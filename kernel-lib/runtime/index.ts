@@ -5,4 +5,4 @@ export type { RuntimeOptions, RuntimeReport } from './init';
 export { registerProjectKernels, WASM_KERNELS } from './kernels';
 export { checkTensorLeaks } from './leaks';
 export type { LeakCheckOptions, LeakCheckResult } from './leaks';
-export { currentGlobalSeed, randomStream, seedEverything, unseed } from './seed';
+export { currentGlobalSeed, hashString, randomStream, seedEverything, unseed } from './seed';

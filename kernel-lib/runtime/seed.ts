@@ -33,3 +33,16 @@ export function randomStream(seed: number | string): () => number {
   const rng = seedrandom(String(seed));
   return () => rng.quick();
 }
+
+/**
+ * FNV-1a of a string as an unsigned 32-bit integer: a stable, order-free
+ * coin for assigning items to splits by their id alone.
+ */
+export function hashString(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

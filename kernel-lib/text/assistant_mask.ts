@@ -95,11 +95,13 @@ export function checkSftExample(tokenizer: BpeTokenizer, template: ChatTemplate,
   } else {
     for (const span of example.spans) {
       if (span.open) continue;
-      const inSpan = ids.map((id, i) => ({ id, i })).filter(({ i }) => example.offsets[i][0] >= span.start && example.offsets[i][1] <= span.end);
-      const closing = inSpan.filter(({ id }) => id === eot);
+      // Token positions inside the reply span; a reply the caller chose not to train on (turns: 'last') has none masked in.
+      const inSpan = example.offsets.flatMap(([s, e], i) => (s >= span.start && e <= span.end ? [i] : []));
+      const closing = inSpan.filter((i) => ids[i] === eot);
+      const trained = inSpan.some((i) => example.mask[i] === 1);
       if (closing.length === 0) {
         problems.push(`assistant message ${span.messageIndex}: its reply span has no end-of-turn token ${JSON.stringify(template.endOfTurn)}, so the model would never learn to stop`);
-      } else if (closing.some(({ i }) => example.mask[i] !== 1) && example.mask.some((m, i) => m === 1 && i >= inSpan[0].i && i <= inSpan[inSpan.length - 1].i)) {
+      } else if (trained && closing.some((i) => example.mask[i] !== 1)) {
         problems.push(`assistant message ${span.messageIndex}: the end-of-turn token ${JSON.stringify(template.endOfTurn)} is masked out, so the model would never learn to stop`);
       }
     }

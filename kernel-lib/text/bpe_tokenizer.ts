@@ -8,9 +8,9 @@
 //   4. BPE merges inside each piece.
 // Every token keeps the [start, end) span of the text it came from (UTF-16
 // code units), which is what assistant masks are built from.
-import { BYTE_TO_CHAR, tokenStringToBytes } from './byte_level';
+import { BYTE_TO_CHAR, bytesToTokenString, tokenStringToBytes } from './byte_level';
 import { applyMerges, MergeTable, utf8 } from './bpe_merges';
-import { compileTokenizerRegex, splitDigits, splitPiece, type Piece, type SplitBehavior } from './pretokenize';
+import { compileTokenizerRegex, escapeRegex, GPT2_PATTERN, splitDigits, splitPiece, type Piece, type SplitBehavior } from './pretokenize';
 
 export interface AddedToken {
   id: number;
@@ -88,6 +88,8 @@ export interface BatchEncoding {
 }
 
 const PIECE_CACHE_LIMIT = 200_000;
+// Whole-buffer decodes keep no state between calls, so one decoder serves them all.
+const UTF8_DECODER = new TextDecoder();
 
 export class BpeTokenizer {
   readonly vocabSize: number;
@@ -99,8 +101,8 @@ export class BpeTokenizer {
   private readonly idToTokenArr: string[];
   private readonly byteId = new Int32Array(256);
   private readonly table: MergeTable;
-  private readonly added: AddedToken[];
   private readonly addedById = new Map<number, AddedToken>();
+  private readonly addedByContent = new Map<string, AddedToken>();
   private readonly addedRegex: RegExp | null;
   private readonly splitRegexes: (RegExp | null)[];
   private readonly cache = new Map<string, number[]>();
@@ -133,14 +135,14 @@ export class BpeTokenizer {
     });
     this.table = new MergeTable(size, merges);
 
-    this.added = spec.addedTokens.slice();
-    for (const t of this.added) {
+    for (const t of spec.addedTokens) {
       this.addedById.set(t.id, t);
+      if (!this.addedByContent.has(t.content)) this.addedByContent.set(t.content, t);
       this.idToTokenArr[t.id] = t.content;
       if (!this.tokenToIdMap.has(t.content)) this.tokenToIdMap.set(t.content, t.id);
     }
     // Longest first, so '<|im_start|>' wins over a shorter token it starts with.
-    const contents = [...new Set(this.added.map((t) => t.content))].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
+    const contents = [...this.addedByContent.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
     this.addedRegex = contents.length ? new RegExp(contents.map(escapeRegex).join('|'), 'g') : null;
     this.splitRegexes = spec.preTokenizer.map((s) => (s.type === 'split' ? compileTokenizerRegex(s.pattern) : null));
 
@@ -171,7 +173,7 @@ export class BpeTokenizer {
 
   /** Contents of the added tokens marked special (BOS, EOS, PAD, chat markers). */
   get specialTokens(): string[] {
-    return this.added.filter((t) => t.special).map((t) => t.content);
+    return this.spec.addedTokens.filter((t) => t.special).map((t) => t.content);
   }
 
   isSpecial(id: number): boolean {
@@ -194,7 +196,7 @@ export class BpeTokenizer {
     const added = this.addedById.get(id);
     if (added) return added.content;
     const bytes = tokenStringToBytes(this.idToTokenArr[id]) ?? [];
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(Uint8Array.from(bytes));
+    const text = UTF8_DECODER.decode(Uint8Array.from(bytes));
     if (!text.includes('\uFFFD')) return text;
     return bytes.map((b) => `<0x${b.toString(16).padStart(2, '0').toUpperCase()}>`).join('');
   }
@@ -240,7 +242,7 @@ export class BpeTokenizer {
     let out = '';
     let bytes: number[] = [];
     const flush = () => {
-      if (bytes.length) out += new TextDecoder().decode(Uint8Array.from(bytes));
+      if (bytes.length) out += UTF8_DECODER.decode(Uint8Array.from(bytes));
       bytes = [];
     };
     for (let i = 0; i < ids.length; i++) {
@@ -330,7 +332,7 @@ export class BpeTokenizer {
     let last = 0;
     this.addedRegex.lastIndex = 0;
     for (const m of text.matchAll(this.addedRegex)) {
-      const added = this.added.find((t) => t.content === m[0])!;
+      const added = this.addedByContent.get(m[0])!;
       let start = m.index!;
       let end = start + m[0].length;
       if (added.lstrip) while (start > last && /\s/.test(text[start - 1])) start--;
@@ -417,7 +419,7 @@ export class BpeTokenizer {
     if (hit) return hit;
     let ids: number[];
     const bytes = utf8(piece);
-    const whole = this.spec.ignoreMerges ? this.tokenToIdMap.get(spellBytes(bytes)) : undefined;
+    const whole = this.spec.ignoreMerges ? this.tokenToIdMap.get(bytesToTokenString(bytes)) : undefined;
     if (whole !== undefined && !this.addedById.has(whole)) {
       ids = [whole];
     } else {
@@ -441,13 +443,7 @@ export class BpeTokenizer {
   }
 }
 
-const GPT2_REGEX = compileTokenizerRegex(String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`);
-
-function spellBytes(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes[i]];
-  return s;
-}
+const GPT2_REGEX = compileTokenizerRegex(GPT2_PATTERN);
 
 /** UTF-8 length of the character starting at UTF-16 index i. */
 function charBytes(s: string, i: number): number {
@@ -465,10 +461,6 @@ function appendEncoding(out: Encoding, body: Encoding): void {
     out.offsets.push(body.offsets[i]);
     out.special.push(body.special[i]);
   }
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function required(id: number | undefined, what: string, setting: string): number {

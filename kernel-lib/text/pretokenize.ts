@@ -90,6 +90,11 @@ function caseless(inner: string): string {
   return out;
 }
 
+/** `s` as a regex matching itself literally. */
+export function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** How a Split pre-tokenizer treats its matches (tokenizers' SplitDelimiterBehavior). */
 export type SplitBehavior = 'Isolated' | 'Removed' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
 

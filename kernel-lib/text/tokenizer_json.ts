@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../model/safetensors';
 import { BYTE_TO_CHAR } from './byte_level';
+import { escapeRegex } from './pretokenize';
 import { BpeTokenizer, type AddedToken, type BpeTokenizerSpec, type NormalizerStep, type PreTokenizerStep, type TemplatePart } from './bpe_tokenizer';
 
 type Json = Record<string, unknown>;
@@ -25,10 +26,6 @@ function tokenName(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && typeof (v as Json).content === 'string') return (v as Json).content as string;
   return undefined;
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function readNormalizer(v: unknown, source: string, field: string): NormalizerStep[] {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { BYTE_TO_CHAR } from '../../kernel-lib/text/byte_level';
-import { GPT2_PATTERN, LLAMA3_PATTERN } from '../../kernel-lib/text/pretokenize';
+import { LLAMA3_PATTERN } from '../../kernel-lib/text/pretokenize';
 
 const require_ = createRequire(__filename);
 
@@ -111,4 +111,3 @@ export function llama3StyleTokenizerJson(): { tokenizer: object; config: object 
   };
 }
 
-export { GPT2_PATTERN };

@@ -2,7 +2,7 @@
 // of runtime/seed's randomStream (seedrandom), so the same seed gives the same
 // world on every machine, and a change to one part (say, the number of tasks)
 // leaves the other streams (facts, corpus) untouched.
-import { randomStream } from '../../runtime/seed';
+import { hashString, randomStream } from '../../runtime/seed';
 
 export interface Rng {
   /** A float in [0, 1). */
@@ -41,12 +41,7 @@ export function makeRng(seed: number, stream: string): Rng {
   };
 }
 
-/** FNV-1a of a string, as a float in [0, 1): a stable coin for held-out splits of open key spaces. */
+/** A string's FNV-1a hash as a float in [0, 1): a stable coin for held-out splits of open key spaces. */
 export function hashUnit(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h / 0x100000000;
+  return hashString(text) / 0x100000000;
 }

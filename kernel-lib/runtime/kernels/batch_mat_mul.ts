@@ -19,6 +19,7 @@ import { broadcast_util, util } from '@tensorflow/tfjs';
 import type { BatchMatMulAttrs, BatchMatMulInputs, DataId, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { wasmFunction, wasmId } from './wasm_function';
 
 type WasmMatMul = (
   aId: number,
@@ -32,19 +33,8 @@ type WasmMatMul = (
   outId: number,
 ) => void;
 
-// The exported C function, wrapped once per backend instance. Our kernel is
-// registered after the backend has started, so a setupFunc would never run.
-const wrapped = new WeakMap<BackendWasm, WasmMatMul>();
 function wasmMatMul(backend: BackendWasm): WasmMatMul {
-  let fn = wrapped.get(backend);
-  if (!fn) {
-    const emscripten = backend.wasm as unknown as { cwrap(name: string, ret: null, args: string[]): unknown };
-    fn = emscripten.cwrap('BatchMatMul', null, [
-      'number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number',
-    ]) as WasmMatMul;
-    wrapped.set(backend, fn);
-  }
-  return fn;
+  return wasmFunction<WasmMatMul>(backend, 'BatchMatMul', ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
 }
 
 function shapeBytes(shape: number[]): Uint8Array {
@@ -70,10 +60,6 @@ function releaseView(backend: BackendWasm, view: TensorInfo): void {
   const { id } = backend.dataIdMap.get(view.dataId);
   backend.wasm.tfjs.disposeData(id);
   backend.dataIdMap.delete(view.dataId);
-}
-
-function wasmId(backend: BackendWasm, t: TensorInfo): number {
-  return backend.dataIdMap.get(t.dataId).id;
 }
 
 function byteOffsetOf(backend: BackendWasm, t: TensorInfo): number {

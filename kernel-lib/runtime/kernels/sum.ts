@@ -10,18 +10,10 @@ import { backend_util, util } from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, SumAttrs, SumInputs, TensorInfo } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { wasmFunction, wasmId } from './wasm_function';
 
 type WasmSum = (xId: number, reduceSize: number, dtype: number, outId: number) => void;
-const wrapped = new WeakMap<BackendWasm, WasmSum>();
-function wasmSum(backend: BackendWasm): WasmSum {
-  let fn = wrapped.get(backend);
-  if (!fn) {
-    const emscripten = backend.wasm as unknown as { cwrap(name: string, ret: null, args: string[]): unknown };
-    fn = emscripten.cwrap('Sum', null, ['number', 'number', 'number', 'number']) as WasmSum;
-    wrapped.set(backend, fn);
-  }
-  return fn;
-}
+const wasmSum = (backend: BackendWasm) => wasmFunction<WasmSum>(backend, 'Sum', ['number', 'number', 'number', 'number']);
 
 // The C side's dtype codes (tfjs-backend-wasm's CppDType).
 const CPP_DTYPE: Record<string, number> = { float32: 0, int32: 1, bool: 2 };
@@ -63,8 +55,7 @@ function sum(args: { inputs: SumInputs; attrs: SumAttrs; backend: BackendWasm })
   }
   try {
     const reduceSize = util.sizeFromShape(axes.map((a) => x.shape[a]));
-    const id = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).id;
-    wasmSum(backend)(id(input), reduceSize, CPP_DTYPE[dtype], id(out));
+    wasmSum(backend)(wasmId(backend, input), reduceSize, CPP_DTYPE[dtype], wasmId(backend, out));
   } finally {
     if (transposed) backend.disposeData(input.dataId);
   }
