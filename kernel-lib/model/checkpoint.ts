@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fromHFConfig, toHFConfig, type ModelConfig } from './config';
 import { decoderFromWeights, type Decoder } from './decoder';
-import { encodeSafetensors, readSafetensors, writeFileSynced, type NamedArray } from './safetensors';
+import { writeFileSynced } from '../runtime/files';
+import { encodeSafetensors, readSafetensors, type NamedArray } from './safetensors';
 import { weightSpecs, type Weights } from './weights';
 
 /** [rows, cols] row-major -> [cols, rows] row-major. */

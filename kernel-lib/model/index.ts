@@ -5,7 +5,7 @@ export { createDecoder, decoderFromWeights, disposeCache, disposeDecoder, forwar
 export type { Decoder, ForwardOptions, ForwardResult, KVCache } from './decoder';
 export { initWeights, weightSpecs } from './weights';
 export type { WeightSpec, Weights } from './weights';
-export { encodeSafetensors, readSafetensors, writeFileAtomic, writeSafetensors } from './safetensors';
+export { encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors';
 export type { NamedArray } from './safetensors';
 export { exportWeights, loadCheckpoint, modelFiles, saveCheckpoint, writeCheckpointFolder } from './checkpoint';
 export type { LoadedCheckpoint } from './checkpoint';

@@ -3,7 +3,7 @@
 // errors should name the file and the tensor. Reading accepts what
 // transformers writes for Llama models (F32, F16, BF16); writing uses F32.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { writeFileAtomic } from '../runtime/files';
 
 export interface NamedArray {
   shape: number[];
@@ -90,25 +90,6 @@ export function readSafetensors(file: string): { tensors: Map<string, NamedArray
     tensors.set(name, { shape: entry.shape, data: decode(file, name, entry, buf.subarray(dataStart + begin, dataStart + end)) });
   }
   return { tensors, metadata };
-}
-
-/** Writes `content` and waits until it is on disk (before a rename makes it visible). */
-export function writeFileSynced(file: string, content: Uint8Array | string): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    if (typeof content === 'string') fs.writeSync(fd, content);
-    else fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Writes `content` to `file` through a temporary file and a rename, so readers never see half a file. */
-export function writeFileAtomic(file: string, content: Uint8Array | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  writeFileSynced(tmp, content);
-  fs.renameSync(tmp, file);
 }
 
 /** Encodes float32 tensors (in insertion order) as a safetensors file's bytes. */

@@ -6,3 +6,4 @@ export { registerProjectKernels, WASM_KERNELS } from './kernels';
 export { checkTensorLeaks } from './leaks';
 export type { LeakCheckOptions, LeakCheckResult } from './leaks';
 export { currentGlobalSeed, hashString, randomStream, seedEverything, unseed } from './seed';
+export { writeFileAtomic, writeFileSynced } from './files';

@@ -5,7 +5,7 @@
 // never a tokenizer that silently encodes differently from the original.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../model/safetensors';
+import { writeFileAtomic } from '../runtime/files';
 import { BYTE_TO_CHAR } from './byte_level';
 import { escapeRegex } from './pretokenize';
 import { BpeTokenizer, type AddedToken, type BpeTokenizerSpec, type NormalizerStep, type PreTokenizerStep, type TemplatePart } from './bpe_tokenizer';
