@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zmq from 'zeromq';
 import { KernelClient } from '../../scripts/workbook/kernel';
 import { decode, encode, makeMessage } from '../../scripts/workbook/protocol';
 
@@ -87,6 +88,45 @@ describe('workbook/kernel privacy (real tslab kernel)', () => {
     assert.equal((real.content as { status: string }).status, 'ok');
     assert.equal(fs.readFileSync(marker, 'utf8'), 'ran', 'the same code, signed correctly, runs');
     fs.rmSync(path.dirname(marker), { recursive: true });
+  });
+
+  it('gives a client that knows only the ports no way to run code (no signature leaked on iopub, no replay)', async function () {
+    this.timeout(60_000);
+    // A cell has run, so the kernel's stderr is a cell's stream: what tslab
+    // 1.0.22 printed about a bad signature (the one it wanted) went to iopub.
+    await execute(kernel, 'console.log("warm")');
+    const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'replay-')), 'ran.txt');
+    const code = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');`;
+    const c = kernel.connection;
+    const shell = new zmq.Dealer();
+    const iopub = new zmq.Subscriber();
+    shell.connect(`tcp://${c.ip}:${c.shell_port}`);
+    iopub.connect(`tcp://${c.ip}:${c.iopub_port}`);
+    iopub.subscribe();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const frames of iopub) seen.push(frames.map((f) => f.toString()).join('\n'));
+    })().catch(() => undefined);
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // let the subscription reach the kernel
+      const msg = makeMessage('attacker', 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false });
+      const guess = 'f'.repeat(64);
+      await shell.send(encode('not-the-key', msg, guess));
+      await new Promise((r) => setTimeout(r, 1500));
+      const leaked = new Set(seen.flatMap((text) => [...text.matchAll(/[0-9a-f]{64}/g)].map((m) => m[0])).filter((h) => h !== guess));
+      // Every hex digest seen on iopub is replayed (tslab 1.0.22 printed 'want <hmac>').
+      for (const signature of leaked) await shell.send(encode('not-the-key', msg, signature));
+      await new Promise((r) => setTimeout(r, 1500));
+      const probe = await execute(kernel, 'console.log("still alive")');
+      assert.equal((probe.content as { status: string }).status, 'ok');
+      assert.equal(fs.existsSync(marker), false, `code ran for a client without the key (replayed ${leaked.size} signature(s) seen on iopub)`);
+      assert.deepEqual(seen.filter((t) => /hmac|signature/i.test(t)), [], 'nothing about the rejected signature is published');
+    } finally {
+      shell.close();
+      iopub.close();
+      await reading;
+      fs.rmSync(path.dirname(marker), { recursive: true, force: true });
+    }
   });
 
   it('removes the connection file when the kernel is shut down', async () => {
