@@ -1,7 +1,9 @@
 // npm run workbook -- [notebook ...] [--mode quick|full] [-p name=value ...]
 // Executes the workbook's notebooks headlessly in the real tslab kernel.
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { KernelClient } from './workbook/kernel';
 import { parseParameter, type ParameterValue } from './workbook/notebook';
 import { runWorkbook, selectNotebooks, summaryTable, type Mode } from './workbook/run';
 
@@ -54,6 +56,22 @@ async function main(): Promise<number> {
     selectNotebooks(values.notebooks, positionals).forEach((f) => console.log(f));
     return 0;
   }
+  // Ctrl-C or SIGTERM: end the running kernel (and what its cells started),
+  // remove its connection file, write the manifest marked interrupted, exit
+  // 130/143. A second signal does not wait: kernels are killed and we exit.
+  const stop = new AbortController();
+  let signalled: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      KernelClient.killAllNow();
+      process.exit(128 + (os.constants.signals[signal] ?? 0));
+    }
+    signalled = signal;
+    console.error(`workbook: ${signal}: stopping the kernel and writing the manifest (again to stop at once)`);
+    stop.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const manifest = await runWorkbook({
     notebooksDir: values.notebooks,
     outDir: values.out,
@@ -63,9 +81,14 @@ async function main(): Promise<number> {
     parameters,
     cellTimeoutSeconds: timeout,
     log: (line) => console.error(line),
+    signal: stop.signal,
   });
   console.log('\n' + summaryTable(manifest.notebooks));
   console.log(`\nexecuted notebooks and manifest.json in ${path.resolve(values.out)} (${manifest.totalSeconds.toFixed(1)}s)`);
+  if (manifest.interrupted) {
+    console.log(`interrupted by ${manifest.interrupted}`);
+    return 128 + (os.constants.signals[manifest.interrupted as NodeJS.Signals] ?? 0);
+  }
   if (!manifest.ok) console.log(`${manifest.notebooks.filter((n) => n.status !== 'ok').length} notebook(s) failed`);
   return manifest.ok ? 0 : 1;
 }

@@ -12,7 +12,7 @@ export interface CellFailure {
   cell: number;
   /** The cell's nbformat id, when it has one: stable across injected cells. */
   cellId: string | null;
-  kind: 'error' | 'timeout' | 'dead-kernel' | 'start' | 'read';
+  kind: 'error' | 'timeout' | 'dead-kernel' | 'start' | 'read' | 'kernelspec' | 'interrupted';
   ename: string;
   evalue: string;
 }
@@ -25,6 +25,8 @@ export interface ExecuteOptions {
   env?: Record<string, string>;
   /** Called before each code cell runs. */
   onCell?: (codeCellIndex: number, codeCellCount: number, cellIndex: number) => void;
+  /** Aborting it ends the kernel at once; the running cell is recorded as interrupted. */
+  signal?: AbortSignal;
 }
 
 export interface ExecuteResult {
@@ -80,7 +82,14 @@ class OutputCollector {
 
   constructor(private readonly displays: Map<string, Output[]>) {}
 
+  /** Told the id of the request this cell's messages answer, once. */
+  onFirstMessage: ((requestId: string) => void) | null = null;
+
   handle(msg: Message): void {
+    if (this.onFirstMessage && msg.parent_header.msg_id) {
+      this.onFirstMessage(msg.parent_header.msg_id);
+      this.onFirstMessage = null;
+    }
     const content = msg.content as Record<string, any>;
     switch (msg.header.msg_type) {
       case 'stream': {
@@ -150,7 +159,11 @@ class OutputCollector {
   }
 
   hasError(): boolean {
-    return this.outputs.some((o) => o.output_type === 'error');
+    return this.firstError() !== undefined;
+  }
+
+  firstError(): Extract<Output, { output_type: 'error' }> | undefined {
+    return this.outputs.find((o): o is Extract<Output, { output_type: 'error' }> => o.output_type === 'error');
   }
 
   addError(ename: string, evalue: string, traceback: string[]): void {
@@ -161,9 +174,33 @@ class OutputCollector {
 type CellOutcome =
   | { kind: 'reply'; reply: Message }
   | { kind: 'timeout' }
+  | { kind: 'interrupted'; reason: string }
   | { kind: 'dead'; error: KernelDiedError };
 
-async function runCell(kernel: KernelClient, code: string, collector: OutputCollector, timeoutMs: number): Promise<CellOutcome> {
+/** Why `signal` was aborted, as the runner's signal handler set it (e.g. 'SIGINT'). */
+function abortReason(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? signal.reason : 'aborted';
+}
+
+/** Resolves when `signal` is aborted; `cancel` drops the listener. */
+function whenAborted(signal: AbortSignal | undefined): { promise: Promise<CellOutcome>; cancel: () => void } {
+  if (!signal) return { promise: new Promise(() => {}), cancel: () => {} };
+  let onAbort = () => {};
+  const promise = new Promise<CellOutcome>((resolve) => {
+    onAbort = () => resolve({ kind: 'interrupted', reason: abortReason(signal) });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, cancel: () => signal.removeEventListener('abort', onAbort) };
+}
+
+async function runCell(
+  kernel: KernelClient,
+  code: string,
+  collector: OutputCollector,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<CellOutcome> {
   const request = kernel
     .request(
       'shell',
@@ -180,8 +217,15 @@ async function runCell(kernel: KernelClient, code: string, collector: OutputColl
   const timeout = new Promise<CellOutcome>((resolve) => {
     timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
   });
-  const first = await Promise.race([request, timeout]);
+  const aborted = whenAborted(signal);
+  const first = await Promise.race([request, timeout, aborted.promise]);
   clearTimeout(timer);
+  aborted.cancel();
+  if (first.kind === 'interrupted') {
+    await kernel.kill();
+    await request;
+    return first;
+  }
   if (first.kind !== 'timeout') return first;
   // Interrupt first (an awaited cell stops); a busy loop never yields, so kill.
   kernel.interrupt();
@@ -191,6 +235,23 @@ async function runCell(kernel: KernelClient, code: string, collector: OutputColl
     await request;
   }
   return first;
+}
+
+/**
+ * Waits until the kernel has answered a kernel_info request (and published
+ * its idle status), or `limitMs`, or an abort: a kernel kept busy by a timer
+ * the cell set is then caught by the next cell's time limit.
+ */
+async function flush(kernel: KernelClient, limitMs: number, signal: AbortSignal | undefined): Promise<void> {
+  const answered = kernel.request('shell', 'kernel_info_request', {}).catch((err) => {
+    if (!(err instanceof KernelDiedError)) throw err;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
+  const aborted = whenAborted(signal);
+  await Promise.race([answered, limit, aborted.promise]);
+  clearTimeout(timer);
+  aborted.cancel();
 }
 
 /** Executes `nb` in a fresh kernel; never throws for a failing cell, only reports it. */
@@ -206,6 +267,10 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
   let kernel: KernelClient;
   try {
     kernel = await KernelClient.start({ cwd: path.resolve(options.cwd), env: options.env });
+    if (options.signal?.aborted) {
+      await kernel.kill();
+      throw new Error(`interrupted by ${abortReason(options.signal)} while the kernel started`);
+    }
   } catch (err) {
     const evalue = (err as Error).message;
     return {
@@ -218,16 +283,39 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
   const displays = new Map<string, Output[]>();
   let failure: CellFailure | null = null;
   let run = 0;
+  // Output that arrives after its cell's request was done (a timer's log, an
+  // unhandled rejection) still belongs to that cell: found by its request id.
+  const ran: { cell: CodeCell; index: number; collector: OutputCollector; requestId: string | null }[] = [];
+  kernel.onUnclaimedIopub((m) => {
+    const owner = ran.find((r) => r.requestId !== null && r.requestId === m.parent_header.msg_id);
+    owner?.collector.handle(m);
+  });
+  const failAt = (cell: CodeCell, index: number, kind: CellFailure['kind'], ename: string, evalue: string): CellFailure =>
+    ({ cell: index + 1, cellId: cell.id ?? null, kind, ename, evalue });
+  /** The first cell that ran and holds an error output its reply did not report. */
+  const lateError = (): CellFailure | null => {
+    for (const r of ran) {
+      const err = r.collector.firstError();
+      if (err) return failAt(r.cell, r.index, 'error', err.ename, err.evalue);
+    }
+    return null;
+  };
   try {
     for (const [k, { cell, index }] of codeCells.entries()) {
       const code = sourceText(cell.source);
       if (code.trim() === '') continue;
+      if (options.signal?.aborted) {
+        const evalue = `the run was interrupted (${abortReason(options.signal)}) before this cell ran`;
+        failure = failAt(cell, index, 'interrupted', 'Interrupted', evalue);
+        break;
+      }
       options.onCell?.(k + 1, codeCells.length, index + 1);
       const collector = new OutputCollector(displays);
+      const entry = { cell, index, collector, requestId: null as string | null };
+      ran.push(entry);
+      collector.onFirstMessage = (id) => (entry.requestId = id);
       const started = new Date().toISOString();
-      const outcome = await runCell(kernel, code, collector, options.cellTimeoutMs);
-      const failAt = (kind: CellFailure['kind'], ename: string, evalue: string): CellFailure =>
-        ({ cell: index + 1, cellId: cell.id ?? null, kind, ename, evalue });
+      const outcome = await runCell(kernel, code, collector, options.cellTimeoutMs, options.signal);
       run++;
       if (outcome.kind === 'reply') {
         const content = outcome.reply.content as { status?: string; execution_count?: number; ename?: string; evalue?: string; traceback?: string[] };
@@ -237,17 +325,27 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
             const found = content.ename ? { ename: content.ename, evalue: content.evalue ?? '' } : errorFromStderr(collector.stderr);
             collector.addError(found.ename, found.evalue, content.traceback ?? collector.stderr.trimEnd().split('\n'));
           }
-          const err = collector.outputs.find((o) => o.output_type === 'error') as Extract<Output, { output_type: 'error' }>;
-          failure = failAt('error', err.ename, err.evalue);
+          const err = collector.firstError()!;
+          failure = failAt(cell, index, 'error', err.ename, err.evalue);
+        } else {
+          // A round trip makes the kernel finish its pending work (unhandled
+          // rejections are reported once the cell's microtasks have run), so
+          // an error the cell caused shows up in this cell, not the next.
+          await flush(kernel, options.cellTimeoutMs, options.signal);
+          failure = lateError();
         }
       } else if (outcome.kind === 'timeout') {
         const evalue = `cell did not finish within ${options.cellTimeoutMs / 1000}s`;
         collector.addError('CellTimeoutError', evalue, [`CellTimeoutError: ${evalue}`]);
-        failure = failAt('timeout', 'CellTimeoutError', evalue);
+        failure = failAt(cell, index, 'timeout', 'CellTimeoutError', evalue);
+      } else if (outcome.kind === 'interrupted') {
+        const evalue = `the run was interrupted (${outcome.reason}) while this cell ran`;
+        collector.addError('Interrupted', evalue, [`Interrupted: ${evalue}`]);
+        failure = failAt(cell, index, 'interrupted', 'Interrupted', evalue);
       } else {
         const evalue = outcome.error.message;
         collector.addError('DeadKernelError', evalue, [`DeadKernelError: ${evalue}`]);
-        failure = failAt('dead-kernel', 'DeadKernelError', evalue);
+        failure = failAt(cell, index, 'dead-kernel', 'DeadKernelError', evalue);
       }
       cell.outputs = collector.outputs;
       cell.metadata.execution = { 'shell.execute_request': started, 'shell.execute_reply': new Date().toISOString() };
@@ -255,6 +353,9 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
     }
   } finally {
     await kernel.shutdown();
+    kernel.onUnclaimedIopub(null);
   }
+  // Late output may have replaced a collector's list (clear_output): take the final ones.
+  for (const r of ran) r.cell.outputs = r.collector.outputs;
   return { notebook, failure, codeCellsRun: run, codeCellCount: codeCells.length };
 }

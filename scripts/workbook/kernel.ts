@@ -1,6 +1,7 @@
 // Starts a tslab kernel and talks to it over ZeroMQ, the way Jupyter's own
 // clients do: loopback-only ports, a fresh random HMAC key, a connection file
-// only its owner can read, removed when the kernel is gone.
+// only its owner can read, removed when the kernel is gone. The kernel runs in
+// its own process group, so that ending it ends whatever its cells started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -30,6 +31,11 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for the kernel to answer its first request. */
   startTimeoutMs?: number;
+  /**
+   * Command that starts the kernel, as a kernelspec's argv: '{connection_file}'
+   * is replaced by the connection file's path. Default: this project's tslab.
+   */
+  argv?: string[];
 }
 
 /** The kernel process ended while something waited on it. */
@@ -48,6 +54,19 @@ type Listener = (msg: Message) => void;
 
 const LOOPBACK = '127.0.0.1';
 const STDERR_KEPT = 8192;
+/** After an execute_reply, how long to wait for the idle status (and trailing output) that should follow it. */
+export const IDLE_GRACE_MS = 1000;
+
+/** Kernels started and not yet ended, for the last-resort cleanup when this process exits. */
+const live = new Set<KernelClient>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers run synchronously: whatever is still up is killed outright.
+  process.on('exit', () => KernelClient.killAllNow());
+}
 
 /** Asks the OS for a free loopback port (the same approach jupyter_client uses). */
 async function freePort(): Promise<number> {
@@ -73,6 +92,7 @@ export class KernelClient {
   private iopub = new zmq.Subscriber();
   private replyListeners = new Map<string, Listener>();
   private iopubListeners = new Map<string, Listener>();
+  private unclaimedListener: Listener | null = null;
   private deathListeners = new Set<(err: KernelDiedError) => void>();
   private stderrTail = '';
   private closed = false;
@@ -106,12 +126,20 @@ export class KernelClient {
     const connectionFile = path.join(connectionDir, 'kernel.json');
     fs.writeFileSync(connectionFile, JSON.stringify(connection), { mode: 0o600, flag: 'wx' });
 
-    const child = spawn(process.execPath, [tslabBinary(), 'kernel', '--config-path', connectionFile], {
+    // detached: a process group of its own, which kill() ends as a whole; it
+    // also keeps a terminal's Ctrl-C away from the kernel (the runner handles it).
+    const argv = (options.argv ?? [process.execPath, tslabBinary(), 'kernel', '--config-path', '{connection_file}']).map((a) =>
+      a === '{connection_file}' ? connectionFile : a,
+    );
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     const client = new KernelClient(connection, connectionFile, connectionDir, child);
+    installExitHook();
+    live.add(client);
     client.watchProcess();
     try {
       client.connect();
@@ -148,8 +176,36 @@ export class KernelClient {
       );
       for (const listener of this.deathListeners) listener(this.death);
       this.deathListeners.clear();
+      // What the cells started dies with the kernel, however the kernel ended.
+      this.signalGroup('SIGKILL');
       this.removeConnectionFile();
+      live.delete(this);
     });
+  }
+
+  /** Signals the kernel's process group; false when no process of it is left. */
+  private signalGroup(signal: NodeJS.Signals): boolean {
+    const pid = this.process.pid;
+    if (pid === undefined) return false;
+    try {
+      process.kill(-pid, signal);
+      return true;
+    } catch {
+      return false; // ESRCH: the group is empty
+    }
+  }
+
+  /**
+   * Kills every kernel this process started, with their process groups, and
+   * removes their connection files, synchronously: for signal handlers and
+   * process exit, where nothing asynchronous may run any more.
+   */
+  static killAllNow(): void {
+    for (const kernel of live) {
+      kernel.signalGroup('SIGKILL');
+      kernel.removeConnectionFile();
+      live.delete(kernel);
+    }
   }
 
   private address(port: number): string {
@@ -176,7 +232,9 @@ export class KernelClient {
           continue; // unsigned or forged: ignored, as the kernel ignores ours
         }
         const parent = msg.parent_header.msg_id;
-        if (parent) listeners.get(parent)?.(msg);
+        const listener = parent ? listeners.get(parent) : undefined;
+        if (listener) listener(msg);
+        else if (listeners === this.iopubListeners) this.unclaimedListener?.(msg);
       }
     } catch (err) {
       if (!this.closed) throw err;
@@ -195,10 +253,19 @@ export class KernelClient {
   }
 
   /**
+   * Receives iopub messages that no pending request claims: output a cell
+   * produced after its request was done (a timer's log, a late rejection).
+   */
+  onUnclaimedIopub(listener: Listener | null): void {
+    this.unclaimedListener = listener;
+  }
+
+  /**
    * Sends a request and resolves with its reply. `onIopub` sees every iopub
-   * message the request causes; the promise resolves only after both the reply
-   * and the kernel's `idle` status for the request have arrived, so no output
-   * is lost to the next request.
+   * message the request causes; the promise resolves once both the reply and
+   * the kernel's `idle` status for the request have arrived, so no output is
+   * lost to the next request, or `IDLE_GRACE_MS` after the reply if the idle
+   * status does not come (a kernel that failed to send it must not hang the run).
    */
   async request(
     channel: 'shell' | 'control',
@@ -213,9 +280,11 @@ export class KernelClient {
     let idle = false;
     let done: () => void = () => {};
     const finished = new Promise<void>((resolve) => (done = resolve));
+    let graceTimer: NodeJS.Timeout | undefined;
     this.replyListeners.set(id, (m) => {
       reply = m;
       if (idle) done();
+      else graceTimer = setTimeout(done, IDLE_GRACE_MS);
     });
     this.iopubListeners.set(id, (m) => {
       onIopub?.(m);
@@ -231,6 +300,7 @@ export class KernelClient {
       await Promise.race([finished, death.promise]);
       return reply as unknown as Message;
     } finally {
+      clearTimeout(graceTimer);
       death.cancel();
       this.replyListeners.delete(id);
       this.iopubListeners.delete(id);
@@ -285,15 +355,18 @@ export class KernelClient {
     await this.kill(graceMs);
   }
 
-  /** Ends the process (SIGTERM, then SIGKILL) and closes the sockets. */
+  /** Ends the kernel's process group (SIGTERM, then SIGKILL) and closes the sockets. */
   async kill(graceMs = 3000): Promise<void> {
     if (this.process.exitCode === null && this.process.signalCode === null) {
       const exited = new Promise((resolve) => this.process.once('exit', resolve));
-      this.process.kill('SIGTERM');
-      const timer = setTimeout(() => this.process.kill('SIGKILL'), graceMs);
+      this.signalGroup('SIGTERM');
+      const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     }
+    // Children that outlived the kernel (or ignored SIGTERM) go too.
+    this.signalGroup('SIGKILL');
+    live.delete(this);
     if (this.closed) return;
     this.closed = true;
     this.shell.close();

@@ -79,6 +79,28 @@ export function readNotebook(file: string): Notebook {
   return nb;
 }
 
+/** The kernel this runner runs notebooks in, by the name its kernelspec has. */
+export const KERNEL_NAME = 'tslab';
+
+/**
+ * Whether `nb` was written for this kernel, by its metadata.kernelspec: an
+ * error (naming the kernelspec) for another kernel, a warning for none. A
+ * TypeScript kernelspec under another name (tslab installed as 'ts2') is run
+ * with a warning.
+ */
+export function checkKernelspec(nb: Notebook, file: string): { error: string | null; warning: string | null } {
+  const spec = nb.metadata.kernelspec as { name?: unknown; display_name?: unknown; language?: unknown } | undefined;
+  if (spec === undefined || spec === null) {
+    return { error: null, warning: `${file}: no metadata.kernelspec; run as TypeScript in ${KERNEL_NAME}` };
+  }
+  if (spec.name === KERNEL_NAME) return { error: null, warning: null };
+  const described = `kernelspec ${JSON.stringify(spec.name)} (display_name ${JSON.stringify(spec.display_name)}, language ${JSON.stringify(spec.language)})`;
+  if (typeof spec.language === 'string' && spec.language.toLowerCase() === 'typescript') {
+    return { error: null, warning: `${file}: ${described} is not '${KERNEL_NAME}'; run as TypeScript in ${KERNEL_NAME}` };
+  }
+  return { error: `${file}: metadata.kernelspec is ${described}, expected '${KERNEL_NAME}' (TypeScript): this runner runs only TypeScript notebooks`, warning: null };
+}
+
 /** Writes atomically (temp file, then rename) so a killed run leaves no half notebook. */
 export function writeNotebook(file: string, nb: Notebook): void {
   const tmp = `${file}.${process.pid}.tmp`;

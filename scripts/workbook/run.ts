@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { executeNotebook, type CellFailure } from './execute';
-import { injectParameters, readNotebook, writeNotebook, type ParameterValue } from './notebook';
+import { checkKernelspec, injectParameters, readNotebook, writeNotebook, type ParameterValue } from './notebook';
 
 export type Mode = 'quick' | 'full';
 
@@ -19,6 +19,12 @@ export interface RunOptions {
   parameters: Record<string, ParameterValue>;
   cellTimeoutSeconds: number;
   log: (line: string) => void;
+  /**
+   * Aborting it (with the signal's name as reason, e.g. 'SIGINT') ends the
+   * running kernel, skips the notebooks not yet run and writes the manifest
+   * marked interrupted.
+   */
+  signal?: AbortSignal;
 }
 
 export interface NotebookRecord {
@@ -49,6 +55,8 @@ export interface Manifest {
   notebooks: NotebookRecord[];
   totalSeconds: number;
   ok: boolean;
+  /** Why the run stopped early (the signal's name), or null when it ran to the end. */
+  interrupted: string | null;
 }
 
 /** Notebooks of `dir`, in file-name order, filtered by exact name or prefix. */
@@ -97,17 +105,20 @@ function versions(): Record<string, string> {
   return out;
 }
 
-function formatSeconds(s: number): string {
-  return s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${Math.round(s % 60).toString().padStart(2, '0')}s`;
+/** 12.3s under a minute, else 5m07s (rounded to whole seconds first, so never 5m60s). */
+export function formatSeconds(s: number): string {
+  if (s < 59.95) return `${s.toFixed(1)}s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)}m${(whole % 60).toString().padStart(2, '0')}s`;
 }
 
-/** A plain-text table: one row per notebook. */
+/** A plain-text table: one row per notebook, with the first line of each failure in full (it is the last column). */
 export function summaryTable(records: NotebookRecord[]): string {
   const rows = [['notebook', 'status', 'cells', 'time', 'failure']];
   for (const r of records) {
     const f = r.failure;
     const where = f && f.cell > 0 ? `cell ${f.cell}${f.cellId ? ` [${f.cellId}]` : ''}: ` : '';
-    const failure = f ? `${where}${f.ename}: ${f.evalue}`.split('\n')[0].slice(0, 100) : '';
+    const failure = f ? `${where}${f.ename}: ${f.evalue}`.split('\n')[0] : '';
     rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), failure]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -127,7 +138,9 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
   const parameters = { mode: options.mode, seed: options.seed, ...options.parameters };
   const note = [`--mode ${options.mode}`, `--seed ${options.seed}`, ...Object.entries(options.parameters).map(([k, v]) => `-p ${k}=${JSON.stringify(v)}`)].join(' ');
 
+  const interrupted = () => (options.signal?.aborted ? String(options.signal.reason ?? 'aborted') : null);
   for (const [i, file] of names.entries()) {
+    if (interrupted()) break;
     const name = file.replace(/\.ipynb$/, '');
     const source = path.join(notebooksDir, file);
     const output = path.join(outDir, file);
@@ -145,6 +158,14 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
       records.push({ name, source, output: '', status: 'failed', seconds: 0, codeCellsRun: 0, codeCellCount: 0, failure, runtime: null, warnings });
       continue;
     }
+    const kernelspec = checkKernelspec(sourceNotebook, source);
+    if (kernelspec.error) {
+      const failure: CellFailure = { cell: 0, cellId: null, kind: 'kernelspec', ename: 'KernelspecError', evalue: kernelspec.error };
+      options.log(`  ${name}: FAILED (kernelspec): ${failure.evalue}`);
+      records.push({ name, source, output: '', status: 'failed', seconds: 0, codeCellsRun: 0, codeCellCount: 0, failure, runtime: null, warnings });
+      continue;
+    }
+    if (kernelspec.warning) warnings.push(kernelspec.warning);
     const { notebook, injection } = injectParameters(sourceNotebook, parameters, note);
     if (!injection.hadParametersCell) warnings.push('no cell tagged "parameters": parameters injected as the first cell');
     const unknown = injection.undeclared.filter((n) => n in options.parameters);
@@ -156,6 +177,7 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
       cellTimeoutMs: options.cellTimeoutSeconds * 1000,
       env: { WORKBOOK_RUNTIME_REPORT: runtimeFile, WORKBOOK_MODE: options.mode, WORKBOOK_SEED: String(options.seed) },
       onCell: (k, n, cell) => options.log(`  ${name}: code cell ${k}/${n} (cell ${cell}) ${elapsed()}`),
+      signal: options.signal,
     });
     const seconds = (Date.now() - t0) / 1000;
     const status = result.failure ? 'failed' : 'ok';
@@ -198,7 +220,8 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
     backends,
     notebooks: records,
     totalSeconds: Number(((Date.now() - started) / 1000).toFixed(3)),
-    ok: records.every((r) => r.status === 'ok'),
+    ok: records.every((r) => r.status === 'ok') && !interrupted(),
+    interrupted: interrupted(),
   };
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;

@@ -8,26 +8,12 @@ import * as path from 'node:path';
 import * as zmq from 'zeromq';
 import { KernelClient } from '../../scripts/workbook/kernel';
 import { decode, encode, makeMessage } from '../../scripts/workbook/protocol';
+import { listeners } from './procs';
 
 const notebooks = path.resolve(__dirname, '..', '..', 'notebooks');
 
 function execute(kernel: KernelClient, code: string) {
   return kernel.request('shell', 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
-}
-
-/** Local addresses of listening TCP sockets on `port` (Linux /proc/net). */
-function listeners(port: number): string[] {
-  const found: string[] = [];
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    if (!fs.existsSync(file)) continue;
-    for (const line of fs.readFileSync(file, 'utf8').split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 4 || cols[3] !== '0A') continue; // 0A = LISTEN
-      const [addr, hexPort] = cols[1].split(':');
-      if (parseInt(hexPort, 16) === port) found.push(addr);
-    }
-  }
-  return found;
 }
 
 describe('workbook/protocol', () => {
