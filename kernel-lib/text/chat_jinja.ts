@@ -5,14 +5,13 @@
 // text after the final message's content.
 //
 // Assistant spans come from {% generation %} blocks when the source has them
-// (transformers' convention for assistant masks), else from prefix differences:
-// the conversation before assistant message i, rendered with the generation
-// prompt, must be a prefix of the whole text, and the reply is what rendering
-// message i adds, up to its end-of-turn marker.
+// (transformers' convention for assistant masks), else from tracking each
+// assistant message's content through one render of the whole conversation
+// (chat_jinja_spans.ts). Neither needs the template to be prefix-preserving.
 
 import { Environment, Interpreter, parse, tokenize } from '@huggingface/jinja';
-import { describeDifference } from './chat_checks';
 import { JINJA_GLOBALS } from './chat_jinja_globals';
+import { trackedSpans, type SpanSource } from './chat_jinja_spans';
 import { checkRenderInput, continuedLength } from './chat_rules';
 import { TemplateError, type AssistantSpan, type ChatMessage, type ChatTemplate, type RenderOptions, type RenderedChat } from './chat_types';
 
@@ -20,7 +19,12 @@ export interface JinjaTemplateInfo {
   name?: string;
   bosToken?: string;
   eosToken?: string;
-  /** Marks where a reply ends for prefix-difference spans; without it the reply's trailing whitespace is trimmed. */
+  /**
+   * Ends each reply span (templates without {% generation %} blocks). Without
+   * it: the first well-known marker the source names (<|im_end|>, <|eot_id|>,
+   * <end_of_turn>, <|end|>), else the EOS when the source writes eos_token,
+   * else none and the span ends with the reply's content.
+   */
   endOfTurn?: string;
   specialTokens?: string[];
   /** What add_generation_prompt appends; worked out from a one-message render when not given. */
@@ -37,6 +41,14 @@ const GENERATION_TAG = /\{%(-?)\s*(end)?generation\s*(-?)%\}/g;
 const RESERVED = ['messages', 'add_generation_prompt', 'raise_exception', 'namespace'];
 
 type Program = ReturnType<typeof parse>;
+
+// Only the unambiguous end-of-turn markers of well-known families, first match wins.
+const KNOWN_END_OF_TURN = ['<|im_end|>', '<|eot_id|>', '<end_of_turn>', '<|end|>'];
+
+/** The end-of-turn marker a source implies: a well-known marker it names, else EOS when it writes eos_token. */
+function impliedEndOfTurn(source: string, eosToken: string | undefined): string | undefined {
+  return KNOWN_END_OF_TURN.find((m) => source.includes(m)) ?? (eosToken && source.includes('eos_token') ? eosToken : undefined);
+}
 
 /**
  * Rewrites each generation tag as an always-true if-block around a sentinel,
@@ -93,8 +105,8 @@ function stripBlocks(name: string, raw: string): { text: string; blocks: [number
 export function jinjaTemplate(source: string, info: JinjaTemplateInfo = {}): ChatTemplate {
   const name = info.name ?? 'jinja';
   const { program, generationBlocks } = compile(name, source);
-  const endOfTurn = info.endOfTurn ?? '';
-  const markers = [info.bosToken, info.eosToken, info.endOfTurn, ...(info.specialTokens ?? [])].filter((t): t is string => !!t);
+  const endOfTurn = info.endOfTurn ?? impliedEndOfTurn(source, info.eosToken) ?? '';
+  const markers = [info.bosToken, info.eosToken, endOfTurn, ...(info.specialTokens ?? [])].filter((t): t is string => !!t);
 
   /** The template's output, sentinels included. */
   function run(messages: ChatMessage[], addGenerationPrompt: boolean, variables: Record<string, unknown> = {}): string {
@@ -147,37 +159,15 @@ export function jinjaTemplate(source: string, info: JinjaTemplateInfo = {}): Cha
       .map((s) => (continuing && s.messageIndex === last ? { ...s, end: Math.min(s.end, cut), open: true } : s));
   }
 
-  function notPrefix(i: number, before: string, after: string, what: string): TemplateError {
-    return new TemplateError(`${name}: template is not prefix-preserving at message ${i}: ${what}; ${describeDifference(before, after)}`);
-  }
-
-  function spansFromPrefixes(full: string, messages: ChatMessage[], options: RenderOptions): AssistantSpan[] {
-    const spans: AssistantSpan[] = [];
-    const last = messages.length - 1;
-    messages.forEach((message, i) => {
-      if (message.role !== 'assistant') return;
-      const before = run(messages.slice(0, i), true, options.variables);
-      if (!full.startsWith(before)) throw notPrefix(i, before, full, `messages 0..${i - 1} rendered with the generation prompt are not a prefix of the whole conversation's text`);
-      if (options.continueFinalMessage && i === last) {
-        spans.push({ start: before.length, end: full.length, messageIndex: i, open: true });
-        return;
-      }
-      const through = run(messages.slice(0, i + 1), false, options.variables);
-      if (!through.startsWith(before)) throw notPrefix(i, before, through, `messages 0..${i - 1} rendered with the generation prompt are not a prefix of messages 0..${i}`);
-      const added = through.slice(before.length);
-      let length = added.trimEnd().length;
-      if (endOfTurn) {
-        const at = added.lastIndexOf(endOfTurn);
-        if (at < 0) throw new TemplateError(`${name}: message ${i}: the assistant turn as rendered (${JSON.stringify(added.slice(0, 80))}) has no end-of-turn marker ${endOfTurn}`);
-        length = at + endOfTurn.length;
-      }
-      const reply = added.slice(0, length);
-      if (full.slice(before.length, before.length + length) !== reply) {
-        throw notPrefix(i, through.slice(0, before.length + length), full, `messages 0..${i} rendered alone differ from the same turns in the whole conversation`);
-      }
-      spans.push({ start: before.length, end: before.length + length, messageIndex: i, open: false });
-    });
-    return spans;
+  /** What trackedSpans needs: the marked conversation is rendered with the caller's options. */
+  function spanSource(options: RenderOptions): SpanSource {
+    return {
+      name,
+      endOfTurn,
+      generationPrompt: template.generationPrompt,
+      render: (marked) => run(marked, !!options.addGenerationPrompt, options.variables),
+      lead: probeLead,
+    };
   }
 
   function render(messages: ChatMessage[], options: RenderOptions = {}): RenderedChat {
@@ -189,7 +179,11 @@ export function jinjaTemplate(source: string, info: JinjaTemplateInfo = {}): Cha
     const cut = continuing ? continuedCut(full, messages) : full.length;
     const text = full.slice(0, cut);
     let assistantSpans: AssistantSpan[] = [];
-    if (wantSpans) assistantSpans = generationBlocks ? spansFromBlocks(blocks, messages, cut, continuing) : spansFromPrefixes(text, messages, options);
+    if (wantSpans) {
+      assistantSpans = generationBlocks
+        ? spansFromBlocks(blocks, messages, cut, continuing)
+        : trackedSpans(spanSource(options), messages, full, cut, continuing);
+    }
     return { text, assistantSpans, warnings: [], template: name };
   }
 
@@ -227,9 +221,29 @@ export function jinjaTemplate(source: string, info: JinjaTemplateInfo = {}): Cha
     return withPrompt.slice(n);
   }
 
+  /**
+   * For a template with no generation prompt ([INST] families): what it
+   * writes between a one-turn prompt and the reply's content, e.g. the space
+   * after [/INST]. Undefined when the prompt is not a prefix of the turn.
+   */
+  let lead: string | undefined | null = null;
+  function probeLead(): string | undefined {
+    if (lead !== null) return lead;
+    lead = undefined;
+    try {
+      const prompt = withoutBlocks(run([{ role: 'user', content: 'Hi' }], false));
+      const turn = withoutBlocks(run([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '\uE100Hello' }], false));
+      const at = turn.indexOf('\uE100');
+      if (turn.startsWith(prompt) && at >= prompt.length) lead = turn.slice(prompt.length, at);
+    } catch {
+      // A template that refuses the probe leaves the lead unknown.
+    }
+    return lead;
+  }
+
   let generationPrompt = info.generationPrompt;
   let supportsSystem: boolean | undefined;
-  return {
+  const template: ChatTemplate = {
     name,
     specialTokens: info.specialTokens ? [...info.specialTokens] : [...new Set(markers)],
     bosToken: info.bosToken,
@@ -253,10 +267,8 @@ export function jinjaTemplate(source: string, info: JinjaTemplateInfo = {}): Cha
     jinja: source,
     render,
   };
+  return template;
 }
-
-// Only the unambiguous end-of-turn markers of well-known families, first match wins.
-const KNOWN_END_OF_TURN = ['<|im_end|>', '<|eot_id|>', '<end_of_turn>', '<|end|>'];
 
 /** A special token as tokenizer_config.json writes it: a string, or an AddedToken object. */
 type ConfigToken = string | { content: string } | null | undefined;
@@ -292,7 +304,7 @@ export function templateFromTokenizerConfig(config: TokenizerConfigLike, info: J
     ...Object.values(config.added_tokens_decoder ?? {}).filter((t) => t.special).map((t) => t.content),
     ...(config.additional_special_tokens ?? []).map(tokenText),
   ];
-  const endOfTurn = info.endOfTurn ?? KNOWN_END_OF_TURN.find((m) => source.includes(m)) ?? (source.includes('eos_token') ? eosToken : undefined);
+  const endOfTurn = info.endOfTurn ?? impliedEndOfTurn(source, eosToken);
   const specialTokens = info.specialTokens ?? [...new Set([bosToken, eosToken, endOfTurn, ...declared].filter((t): t is string => !!t))];
   return jinjaTemplate(source, { ...info, name, bosToken, eosToken, endOfTurn, specialTokens });
 }

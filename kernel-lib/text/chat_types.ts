@@ -18,7 +18,7 @@ export interface RenderOptions {
   /**
    * Compute assistantSpans (default true). With false none are returned, and a
    * Jinja template without {% generation %} blocks renders once instead of
-   * twice per assistant message (and need not be prefix-preserving).
+   * two or three times (the extra renders locate the replies).
    */
   spans?: boolean;
   /** Extra names for Jinja templates (bos_token, eos_token, date_string, ...); the built-in families ignore them. */

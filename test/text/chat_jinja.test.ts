@@ -138,18 +138,29 @@ describe('text/chat_jinja', () => {
       throwsTemplateError(() => strict.render([{ role: 'assistant', content: 'Hi' }]), /^strict: the template raised an exception: Conversations must start with a user turn$/);
     });
 
-    it('a template that is not prefix-preserving is caught and named', () => {
+    it('a template that is not prefix-preserving still gets its spans from one render; the checks name the mismatch', () => {
       // Marks the final user turn, so the conversation before a reply renders differently alone.
       const lastMarked = jinjaTemplate(String.raw`{%- for message in messages %}
     {{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}
     {%- if loop.last and message['role'] == 'user' %}{{- '(answer now)\n' }}{%- endif %}
 {%- endfor %}
 {%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}`, { name: 'last-marked', endOfTurn: '<|im_end|>' });
-      throwsTemplateError(() => lastMarked.render(CHATS.rounds), /^last-marked: template is not prefix-preserving at message 1: .*first difference at character 30: …"\|>user\\nHi<\|im_end\|>\\n\(answer now\)\\n<\|im_st"… vs …"\|>user\\nHi<\|im_end\|>\\n<\|im_start\|>assistan"…$/);
-      const problems = checkPrefixPreserving(lastMarked, CHATS.rounds);
-      assert.equal(problems.length, 1);
-      assert.match(problems[0], /^last-marked: message 1: the conversation before it \(messages 0\.\.0, with the generation prompt\) is not a prefix/);
-      assert.equal(lastMarked.render(CHATS.rounds, { spans: false }).text.length > 0, true, 'the text alone still renders');
+      assert.deepEqual(spanTexts(lastMarked.render(CHATS.rounds)), [['Hello.<|im_end|>', 1, false], ['Sure.<|im_end|>', 3, false]]);
+      const prefix = checkPrefixPreserving(lastMarked, CHATS.rounds);
+      assert.equal(prefix.length, 1);
+      assert.match(prefix[0], /^last-marked: message 1: the conversation before it \(messages 0\.\.0, with the generation prompt\) is not a prefix/);
+      const mismatch = checkTrainGenerateMatch(lastMarked, CHATS.rounds);
+      assert.equal(mismatch.length, 2);
+      assert.match(mismatch[0], /^last-marked: message 1: the generation prompt for this reply \(messages 0\.\.0, with the generation prompt\) differs from the training text before the reply \(characters 0\.\.52\); first difference at character 30: …"\|>user\\nHi<\|im_end\|>\\n\(answer now\)\\n<\|im_st"… vs …"\|>user\\nHi<\|im_end\|>\\n<\|im_start\|>assistan"…$/);
+    });
+
+    it('a template whose output the content markers disturb, or that drops a reply, is refused with a hint', () => {
+      const counting = jinjaTemplate("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | length }}<|im_end|>\n{% endfor %}", { name: 'counting' });
+      throwsTemplateError(() => counting.render(CHATS.rounds), /^counting: cannot locate the assistant replies: the template renders differently when each assistant content is marked .*; add \{% generation %\} blocks around each reply$/);
+      const usersOnly = jinjaTemplate("{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'user' %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}", { name: 'users-only' });
+      throwsTemplateError(() => usersOnly.render(CHATS.rounds), /^users-only: message 1: the template does not write this assistant message's content \("Hello\."\)/);
+      assert.equal(usersOnly.render(CHATS.rounds, { spans: false }).text.length > 0, true, 'the text alone still renders');
+      throwsTemplateError(() => jinjaOf(builtinTemplate('chatml')).render([{ role: 'user', content: 'a\uE100b' }, { role: 'assistant', content: 'c' }]), /contains characters U\+E100\.\.U\+F0FF/);
     });
 
     it('continueFinalMessage needs the final content in the text', () => {
@@ -160,7 +171,7 @@ describe('text/chat_jinja', () => {
 
     it('an assistant turn without the end-of-turn marker is reported', () => {
       const noMarker = jinjaTemplate("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}", { name: 'bare', endOfTurn: '<|eot|>' });
-      throwsTemplateError(() => noMarker.render(CHATS.rounds), /^bare: message 1: the assistant turn as rendered \("Hello\.\\n"\) has no end-of-turn marker <\|eot\|>/);
+      throwsTemplateError(() => noMarker.render(CHATS.rounds), /^bare: message 1: the assistant turn as rendered \("Hello\.\\nuser: Again\\nassistant: "\) has no end-of-turn marker <\|eot\|>/);
       // Without a known marker the reply's trailing whitespace is trimmed.
       const trimmed = jinjaTemplate(noMarker.jinja!);
       assert.deepEqual(spanTexts(trimmed.render(CHATS.rounds)), [['Hello.', 1, false], ['Sure.', 3, false]]);

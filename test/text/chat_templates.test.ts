@@ -279,6 +279,7 @@ describe('text/chat_templates', () => {
           assert.equal(problems.length, 1);
           assert.match(problems[0], /^phi3: message 2: the conversation before it \(messages 0\.\.1\) is not a prefix/);
           assert.match(problems[0], /<\|endoftext\|>/);
+          assert.deepEqual(checkConversation(builtinTemplate(name), TWO_ROUNDS), [], 'training is unaffected: each reply follows its own generation prompt');
         }
       }
     });
