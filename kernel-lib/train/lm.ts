@@ -2,6 +2,7 @@
 // mask is 1 (instruction tuning masks the prompt and trains on the answer).
 import * as tf from '@tensorflow/tfjs';
 import { forward, type Decoder } from '../model/decoder';
+import { hashString } from '../runtime/seed';
 import { tokenCrossEntropySum } from './cross_entropy';
 import type { Objective, ObjectiveContext, ObjectiveOutput } from './objective';
 
@@ -13,8 +14,14 @@ export interface LmBatch {
   inputs: Int32Array;
   /** [rows * length] next-token ids. */
   targets: Int32Array;
-  /** [rows * length] 1 to train on the token, 0 to skip it; absent = all. */
+  /**
+   * [rows * length] 1 to train on the token, 0 to skip it; absent = all.
+   * This is the only way to skip a target: there is no ignore index (such as
+   * transformers' -100), but a skipped target may hold any id.
+   */
   mask?: Float32Array;
+  /** Where the rows come from (e.g. 'train.jsonl'), named in errors as `${source} row i`. */
+  source?: string;
 }
 
 function sliceRows(batch: LmBatch, from: number, to: number): LmBatch {
@@ -26,7 +33,54 @@ function sliceRows(batch: LmBatch, from: number, to: number): LmBatch {
     inputs: batch.inputs.subarray(a, b),
     targets: batch.targets.subarray(a, b),
     mask: batch.mask?.subarray(a, b),
+    source: batch.source,
   };
+}
+
+/**
+ * Throws naming the row, position, id and vocabulary size at the first token
+ * id the model cannot take: every input goes through the embedding, and every
+ * target whose mask entry is not 0 is trained on. `firstRow` numbers the rows
+ * of a part of a larger batch.
+ */
+export function checkLmBatch(batch: LmBatch, vocabSize: number, firstRow = 0): void {
+  const { rows, length, inputs, targets, mask } = batch;
+  const where = (i: number) => `${batch.source ?? 'lm batch'} row ${firstRow + Math.floor(i / length)}, position ${i % length}`;
+  const n = rows * length;
+  for (const [field, a] of [['inputs', inputs], ['targets', targets], ['mask', mask]] as const) {
+    if (a && a.length !== n) throw new Error(`${batch.source ?? 'lm batch'}: ${field} has ${a.length} entries, expected rows * length = ${rows} * ${length} = ${n}`);
+  }
+  const outside = (id: number) => !(id >= 0 && id < vocabSize);
+  for (let i = 0; i < n; i++) {
+    if (outside(inputs[i])) {
+      throw new Error(`${where(i)}: input id ${inputs[i]} is outside the vocabulary [0, ${vocabSize - 1}] (vocab_size ${vocabSize})`);
+    }
+    if (outside(targets[i]) && (!mask || mask[i] !== 0)) {
+      throw new Error(
+        `${where(i)}: target id ${targets[i]} is outside the vocabulary [0, ${vocabSize - 1}] (vocab_size ${vocabSize})` +
+          `${mask ? ` and its mask entry is ${mask[i]}` : ' and the batch has no mask'}; a target not to train on needs mask 0 (there is no ignore index)`,
+      );
+    }
+  }
+}
+
+/** The dropout seed of one row: a function of the step's seed and the row's place in the whole batch. */
+function rowSeed(stepSeed: number, row: number): number {
+  return hashString(`${stepSeed}:${row}`);
+}
+
+/** Logits [rows, length, vocab]; with LoRA dropout, row by row so each row's mask depends on its global index only. */
+function batchLogits(model: Decoder, batch: LmBatch, context: ObjectiveContext): tf.Tensor3D {
+  const { rows, length } = batch;
+  const ids = tf.tensor2d(batch.inputs, [rows, length], 'int32');
+  const seed = context.dropoutSeed;
+  if (seed === undefined || !((model.lora?.config.dropout ?? 0) > 0)) return forward(model, ids, { dropoutSeed: seed }).logits;
+  // The decoder draws one mask over all rows it is given, so a row's mask
+  // would depend on how the batch was split over workers; one row per call
+  // makes one thread and any number of workers draw the same masks.
+  const firstRow = context.firstRow ?? 0;
+  const perRow = tf.split(ids, rows, 0).map((row, r) => forward(model, row as tf.Tensor2D, { dropoutSeed: rowSeed(seed, firstRow + r) }).logits);
+  return tf.concat(perRow, 0);
 }
 
 export const lmObjective: Objective<LmBatch> = {
@@ -40,7 +94,10 @@ export const lmObjective: Objective<LmBatch> = {
     }
     return out;
   },
+  rows: (batch) => batch.rows,
+  validate: (batch, model) => checkLmBatch(batch, model.config.vocab_size),
   loss(model: Decoder, batch: LmBatch, context: ObjectiveContext): ObjectiveOutput {
+    checkLmBatch(batch, model.config.vocab_size, context.firstRow);
     const { rows, length } = batch;
     const n = rows * length;
     let count = n;
@@ -48,8 +105,7 @@ export const lmObjective: Objective<LmBatch> = {
       count = 0;
       for (let i = 0; i < n; i++) count += batch.mask[i];
     }
-    const ids = tf.tensor2d(batch.inputs, [rows, length], 'int32');
-    const { logits } = forward(model, ids, { dropoutSeed: context.dropoutSeed });
+    const logits = batchLogits(model, batch, context);
     const targets = tf.tensor1d(batch.targets, 'int32');
     const weights = batch.mask ? tf.tensor1d(batch.mask, 'float32') : undefined;
     const lossSum = tokenCrossEntropySum(tf.reshape(logits, [n, model.config.vocab_size]), targets, weights);

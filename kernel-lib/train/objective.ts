@@ -9,6 +9,12 @@ import type { Decoder } from '../model/decoder';
 export interface ObjectiveContext {
   /** Training mode (dropout on), seeded per step for repeatability. */
   dropoutSeed?: number;
+  /**
+   * Index of the batch's first row in the whole batch before it was split
+   * over workers (default 0). Dropout masks are drawn per (dropoutSeed,
+   * global row), so a row gets the same mask whichever worker computes it.
+   */
+  firstRow?: number;
 }
 
 export interface ObjectiveOutput {
@@ -25,4 +31,12 @@ export interface Objective<Batch> {
   /** Splits a batch into `parts` row groups for data-parallel workers. */
   split(batch: Batch, parts: number): Batch[];
   loss(model: Decoder, batch: Batch, context: ObjectiveContext): ObjectiveOutput;
+  /** Rows in a batch (gives each split part its firstRow); without it every part starts at row 0. */
+  rows?(batch: Batch): number;
+  /**
+   * Throws, naming the row, position and value, when the batch cannot be fed
+   * to `model` (e.g. a token id outside the vocabulary). The loop calls it on
+   * every batch before splitting, and evaluate on every eval batch.
+   */
+  validate?(batch: Batch, model: Decoder): void;
 }

@@ -53,5 +53,5 @@ export function sftBatch(examples: SftBatchExample[], options: SftBatchOptions):
       );
     }
   });
-  return { rows, length, inputs, targets, mask };
+  return { rows, length, inputs, targets, mask, source: options.source };
 }

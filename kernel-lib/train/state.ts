@@ -4,12 +4,14 @@
 // resuming continues bit for bit where the run stopped.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ModelConfig } from '../model/config';
 import type { Decoder } from '../model/decoder';
+import type { LoraConfig } from '../model/lora_state';
 import { modelFiles, writeCheckpointFolder } from '../model/checkpoint';
 import { loadCheckpoint } from '../model/checkpoint';
 import { adapterFiles, loadAdapters } from '../model/lora';
 import { encodeSafetensors, readSafetensors, type NamedArray } from '../model/safetensors';
-import type { AdamW } from './adamw';
+import type { AdamW, AdamWOptions } from './adamw';
 import { trainableMap } from './params';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';
@@ -25,6 +27,26 @@ export interface TrainerState {
   lora: boolean;
   /** The last logged training loss. */
   loss?: number;
+  /** The run's model and adapters, and its optimizer's options: a resumed run is checked against them (absent in older checkpoints). */
+  modelConfig?: ModelConfig;
+  loraConfig?: LoraConfig;
+  optimizer?: Required<AdamWOptions>;
+}
+
+/** Reads trainer_state.json of a training checkpoint folder. */
+export function readTrainerState(dir: string): TrainerState {
+  const stateFile = path.join(dir, TRAINER_STATE_FILE);
+  if (!fs.existsSync(stateFile)) throw new Error(`${dir}: missing ${TRAINER_STATE_FILE}; not a training checkpoint`);
+  let state: TrainerState;
+  try {
+    state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as TrainerState;
+  } catch (e) {
+    throw new Error(`${stateFile}: not valid JSON (${(e as Error).message})`);
+  }
+  for (const key of ['step', 'optimizerStep', 'seed'] as const) {
+    if (!Number.isInteger(state[key])) throw new Error(`${stateFile}: "${key}" must be an integer, got ${JSON.stringify(state[key])}`);
+  }
+  return state;
 }
 
 /** Writes model (or adapters), optimizer moments and loop state into `dir` atomically. */
@@ -48,9 +70,7 @@ export function saveTrainingCheckpoint(dir: string, model: Decoder, optimizer: A
  * LoRA run: the model must carry the same base weights) and `optimizer`.
  */
 export function loadTrainingCheckpoint(dir: string, model: Decoder, optimizer: AdamW): TrainerState {
-  const stateFile = path.join(dir, TRAINER_STATE_FILE);
-  if (!fs.existsSync(stateFile)) throw new Error(`${dir}: missing ${TRAINER_STATE_FILE}; not a training checkpoint`);
-  const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as TrainerState;
+  const state = readTrainerState(dir);
   if (state.lora !== Boolean(model.lora)) {
     throw new Error(`${dir}: checkpoint was saved from a ${state.lora ? 'LoRA' : 'full'} run but the model ${model.lora ? 'has' : 'has no'} LoRA adapters`);
   }

@@ -5,18 +5,24 @@
 //      for NaN/Inf, clipped to a global norm;
 //   3. AdamW with the warm-up + cosine learning rate;
 //   4. logging, periodic evaluation and checkpoints.
+// A checkpoint due after step k is written during step k + 1, once the
+// weights have given a finite loss and gradient there: the step a resumed
+// run would compute first. So the checkpoint a NonFiniteLossError names can
+// always resume.
 // The optimizer works on flat float32 copies of the trainable tensors, which
 // are written back into the model after each update.
 import type { Decoder } from '../model/decoder';
 import { AdamW } from './adamw';
 import type { EvalRecord, StepRecord, TrainCallback } from './callbacks';
 import type { BatchSource } from './data';
+import { firstNonFinite, NonFiniteLossError, nonFiniteOn } from './finite';
 import { addInto, clipByGlobalNorm, scale } from './gradients';
-import type { Objective } from './objective';
+import type { Objective, ObjectiveContext } from './objective';
 import { readParams, writeParams } from './params';
 import { createProgress, type ProgressMode } from './progress';
 import { warmupCosine } from './schedule';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './state';
+import { resumeSettings } from './resume';
+import { loadTrainingCheckpoint, readTrainerState, saveTrainingCheckpoint } from './state';
 import { computeGradients, computeLoss, type GradientResult } from './step';
 import type { GradientWorkers } from './workers';
 
@@ -36,10 +42,18 @@ export interface TrainConfig {
   clipNorm?: number;
   /** Micro-batches summed into one update; default 1. */
   accumulation?: number;
+  /**
+   * Seeds the dropout masks (default 0). A resumed run takes the checkpoint's
+   * seed when this is left out, and refuses another one.
+   */
   seed?: number;
   /** Evaluate every N steps (and at the end) when eval data is given. */
   evalEvery?: number;
-  /** Save a training checkpoint into checkpointDir every N steps (and at the end). */
+  /**
+   * Save a training checkpoint into checkpointDir every N steps (and at the
+   * end). The one due after step k is written during step k + 1, once its
+   * weights have given a finite loss and gradient.
+   */
   checkpointEvery?: number;
   checkpointDir?: string;
   progress?: ProgressMode;
@@ -50,10 +64,17 @@ export interface TrainOptions<B> {
   data: BatchSource<B>;
   evalData?: B[];
   callbacks?: TrainCallback[];
-  /** A training checkpoint folder to continue from (model, optimizer, step). */
+  /**
+   * A training checkpoint folder to continue from (model, optimizer, step).
+   * The model and LoRA configs must equal the checkpoint's, and so must the
+   * seed if the config sets one; optimizer options left out are taken from
+   * the checkpoint, and changed ones are reported with console.warn.
+   */
   resumeFrom?: string;
   /** Computes micro-batch gradients in worker threads; default: this thread. */
   workers?: GradientWorkers;
+  /** Close `workers` when train returns or throws (for workers started for this one call). */
+  closeWorkers?: boolean;
 }
 
 export interface TrainResult {
@@ -62,32 +83,27 @@ export interface TrainResult {
   evals: EvalRecord[];
 }
 
-/** Thrown when the loss or gradients stop being finite; the last good checkpoint is left untouched. */
-export class NonFiniteLossError extends Error {
-  constructor(
-    readonly step: number,
-    readonly loss: number,
-    readonly gradNorm: number,
-    readonly lastCheckpoint: string | null,
-  ) {
-    super(
-      `train: step ${step}: ${Number.isFinite(loss) ? `gradient norm is ${gradNorm}` : `loss is ${loss}`}; stopped before the update. ` +
-        (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}.` : 'No checkpoint was saved yet.') +
-        ' Lower the learning rate, check the data, or resume from the checkpoint.',
-    );
-    this.name = 'NonFiniteLossError';
+export { NonFiniteLossError } from './finite';
+
+/** Prefixes an error from checking a batch with where the batch was used. */
+function validated<B>(objective: Objective<B>, model: Decoder, batch: B, where: string): B {
+  try {
+    objective.validate?.(batch, model);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
   }
+  return batch;
 }
 
 /** Mean loss over `batches` without updating (eval_loss, and its exp, eval_perplexity). */
 export function evaluate<B>(model: Decoder, objective: Objective<B>, batches: B[]): { loss: number; perplexity: number } {
   let sum = 0;
   let count = 0;
-  for (const b of batches) {
-    const r = computeLoss(model, objective, b);
+  batches.forEach((b, i) => {
+    const r = computeLoss(model, objective, validated(objective, model, b, `evaluate: eval batch ${i}`));
     sum += r.lossSum;
     count += r.count;
-  }
+  });
   const loss = count > 0 ? sum / count : NaN;
   return { loss, perplexity: Math.exp(loss) };
 }
@@ -96,10 +112,27 @@ async function each(callbacks: TrainCallback[], f: (c: TrainCallback) => void | 
   for (const c of callbacks) await f(c);
 }
 
+/** One context per split part: the step's dropout seed, and where the part's rows start in the whole batch. */
+function partContexts<B>(objective: Objective<B>, parts: B[], context: ObjectiveContext): ObjectiveContext[] {
+  let firstRow = 0;
+  return parts.map((part) => {
+    const c = { ...context, firstRow };
+    firstRow += objective.rows?.(part) ?? 0;
+    return c;
+  });
+}
+
 export async function train<B>(model: Decoder, config: TrainConfig, options: TrainOptions<B>): Promise<TrainResult> {
+  try {
+    return await run(model, config, options);
+  } finally {
+    if (options.closeWorkers) await options.workers?.close();
+  }
+}
+
+async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions<B>): Promise<TrainResult> {
   const { objective, data, evalData, callbacks = [], workers } = options;
   const accumulation = config.accumulation ?? 1;
-  const seed = config.seed ?? 0;
   const clipNorm = config.clipNorm ?? 1;
   const schedule = {
     lr: config.lr,
@@ -112,13 +145,18 @@ export async function train<B>(model: Decoder, config: TrainConfig, options: Tra
   if (!(Number.isInteger(accumulation) && accumulation > 0)) throw new Error(`train: accumulation must be a positive integer, got ${accumulation}`);
   if (config.checkpointEvery && !config.checkpointDir) throw new Error('train: checkpointEvery needs checkpointDir');
 
-  const optimizer = new AdamW({ beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay ?? 0.1 });
+  let seed = config.seed ?? 0;
+  let optimizerOptions = { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay };
+  if (options.resumeFrom) {
+    const saved = readTrainerState(options.resumeFrom);
+    if (saved.objective !== objective.name) throw new Error(`${options.resumeFrom}: checkpoint is from a "${saved.objective}" run, this run is "${objective.name}"`);
+    ({ seed, optimizer: optimizerOptions } = resumeSettings(options.resumeFrom, saved, model, config));
+  }
+  const optimizer = new AdamW({ ...optimizerOptions, weightDecay: optimizerOptions.weightDecay ?? 0.1 });
   let step = 0;
   let lastCheckpoint: string | null = null;
   if (options.resumeFrom) {
-    const state = loadTrainingCheckpoint(options.resumeFrom, model, optimizer);
-    if (state.objective !== objective.name) throw new Error(`${options.resumeFrom}: checkpoint is from a "${state.objective}" run, this run is "${objective.name}"`);
-    step = state.step;
+    step = loadTrainingCheckpoint(options.resumeFrom, model, optimizer).step;
     lastCheckpoint = options.resumeFrom;
   }
   const params = readParams(model);
@@ -139,6 +177,9 @@ export async function train<B>(model: Decoder, config: TrainConfig, options: Tra
       objective: objective.name,
       lora: Boolean(model.lora),
       loss,
+      modelConfig: model.config,
+      loraConfig: model.lora?.config,
+      optimizer: { beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps, weightDecay: optimizer.weightDecay },
     });
     lastCheckpoint = config.checkpointDir;
     await each(callbacks, (c) => c.onCheckpoint?.({ step, dir: config.checkpointDir! }));
@@ -155,6 +196,10 @@ export async function train<B>(model: Decoder, config: TrainConfig, options: Tra
   progress.start(config.steps, step);
   if (!resumed && evalData?.length && config.evalEvery) await runEval();
   let lastLoss = NaN;
+  // The loss of the checkpoint due at this step, waiting for the step to vouch for its weights.
+  let pendingCheckpoint: number | null = null;
+  // The micro-batches of the last update: the data the current weights were made from.
+  let lastBatches: B[] = [];
   try {
     while (step < config.steps) {
       const t0 = Date.now();
@@ -162,12 +207,18 @@ export async function train<B>(model: Decoder, config: TrainConfig, options: Tra
       let lossSum = 0;
       let count = 0;
       const metricSums: Record<string, number> = {};
+      const batches: B[] = [];
       for (let micro = 0; micro < accumulation; micro++) {
-        const batch = data.batch(step, micro);
+        const batch = validated(objective, model, data.batch(step, micro), `train: step ${step}, micro-batch ${micro}`);
+        batches.push(batch);
         const context = { dropoutSeed: (seed * 1_000_003 + step * 1009 + micro) >>> 0 };
-        const results: GradientResult[] = workers
-          ? await workers.compute(objective.split(batch, workers.size), context)
-          : [computeGradients(model, objective, batch, context)];
+        let results: GradientResult[];
+        if (workers) {
+          const parts = objective.split(batch, workers.size);
+          results = await workers.compute(parts, partContexts(objective, parts, context));
+        } else {
+          results = [computeGradients(model, objective, batch, context)];
+        }
         for (const r of results) {
           addInto(sums, r.grads);
           lossSum += r.lossSum;
@@ -179,14 +230,37 @@ export async function train<B>(model: Decoder, config: TrainConfig, options: Tra
       const loss = lossSum / count;
       scale(sums, 1 / count);
       const gradNorm = clipByGlobalNorm(sums, clipNorm);
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteLossError(step, loss, gradNorm, lastCheckpoint);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        let detail: string | undefined;
+        if (pendingCheckpoint !== null) {
+          // Is it these weights or this batch? Weights that also fail on the
+          // batches they were trained from are not saved.
+          if (!nonFiniteOn(model, objective, lastBatches)) {
+            await saveCheckpoint(pendingCheckpoint);
+            detail = `The weights saved at step ${step} are finite on the batches of the update that made them, so this step's batch is the likely cause.`;
+          } else {
+            detail = `The weights after step ${step - 1}'s update also fail on that update's batches: the update broke them, so the checkpoint due at step ${step} was not saved.`;
+          }
+        }
+        throw new NonFiniteLossError(step, loss, gradNorm, lastCheckpoint, detail);
+      }
+      if (pendingCheckpoint !== null) {
+        await saveCheckpoint(pendingCheckpoint);
+        pendingCheckpoint = null;
+      }
 
       const lr = warmupCosine(step, schedule);
       optimizer.update(params, sums, lr);
+      const bad = firstNonFinite(params);
+      if (bad) {
+        throw new NonFiniteLossError(step, loss, gradNorm, lastCheckpoint,
+          `The update (lr ${lr}) made "${bad.name}"[${bad.index}] ${bad.value}; the model keeps the weights from before it.`);
+      }
       writeParams(model, params);
       await workers?.update(params);
       step++;
       lastLoss = loss;
+      lastBatches = batches;
 
       const seconds = (Date.now() - t0) / 1000;
       const record: StepRecord = {
@@ -203,12 +277,20 @@ export async function train<B>(model: Decoder, config: TrainConfig, options: Tra
       progress.update(step, { loss, tokensPerSecond: record.tokens_per_s, lr });
       await each(callbacks, (c) => c.onStep?.(record));
       if (config.evalEvery && step % config.evalEvery === 0 && step < config.steps) await runEval();
-      if (config.checkpointEvery && step % config.checkpointEvery === 0 && step < config.steps) await saveCheckpoint(loss);
+      if (config.checkpointEvery && step % config.checkpointEvery === 0 && step < config.steps) pendingCheckpoint = loss;
       // Let a notebook front end receive output between steps.
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (evalData?.length) await runEval();
-    if (config.checkpointDir) await saveCheckpoint(lastLoss);
+    if (config.checkpointDir && lastBatches.length) {
+      // No next step to vouch for the final weights: test them on the last update's batches.
+      const bad = nonFiniteOn(model, objective, lastBatches);
+      if (bad) {
+        throw new NonFiniteLossError(step, bad.loss, bad.gradNorm, lastCheckpoint,
+          `(These are the final weights on the batches of the last update, step ${step - 1}.) The final checkpoint was not saved.`);
+      }
+      await saveCheckpoint(lastLoss);
+    }
   } finally {
     progress.stop();
   }

@@ -4,7 +4,12 @@
 // the summed loss and gradients of its rows, and the loop adds them up before
 // one optimizer update and sends the new weights back. Summing (not
 // averaging) per-worker results makes the update the same as one thread's on
-// the whole batch, up to float rounding.
+// the whole batch, up to float rounding. Dropout masks are drawn per global
+// row (each part's context carries its first row), so with dropout too.
+//
+// An idle worker does not keep the process alive (it is unref'd between
+// requests): a script that passes startWorkers(n) straight into train() ends
+// when its work ends. close() ends the threads at once.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Decoder } from '../model/decoder';
@@ -21,8 +26,8 @@ export interface GradientWorkers {
   load(model: Decoder): Promise<void>;
   /** Sends new values of the trainable tensors. */
   update(params: AdamWParam[]): Promise<void>;
-  /** Gradients of each part, computed in parallel (part i on worker i). */
-  compute(parts: unknown[], context: ObjectiveContext): Promise<GradientResult[]>;
+  /** Gradients of each part, computed in parallel (part i on worker i, with contexts[i]). */
+  compute(parts: unknown[], contexts: ObjectiveContext[]): Promise<GradientResult[]>;
   close(): Promise<void>;
 }
 
@@ -53,7 +58,10 @@ function spawn(): Worker {
 
 class Channel {
   private pending: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void } | null = null;
+  /** Set once the thread has ended (closed or crashed): a request then fails at once instead of waiting forever. */
+  private exitCode: number | null = null;
   constructor(readonly worker: Worker, readonly index: number) {
+    worker.unref();
     worker.on('message', (reply: WorkerReply) => {
       const p = this.pending;
       this.pending = null;
@@ -65,6 +73,7 @@ class Channel {
       p?.reject(new Error(`train worker ${index}: ${e.message}`));
     });
     worker.on('exit', (code) => {
+      this.exitCode = code;
       const p = this.pending;
       this.pending = null;
       p?.reject(new Error(`train worker ${index} exited with code ${code}`));
@@ -72,10 +81,14 @@ class Channel {
   }
   async request(message: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<GradientResult | undefined> {
     if (this.pending) throw new Error(`train worker ${this.index}: a request is already running`);
+    if (this.exitCode !== null) throw new Error(`train worker ${this.index} has exited (code ${this.exitCode}); start new workers with startWorkers`);
+    // Held while a reply is awaited: with nothing else pending, an unref'd
+    // worker would let the process exit in the middle of a step.
+    this.worker.ref();
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.postMessage(message, transfer);
-    });
+    }).finally(() => this.worker.unref());
     if (!reply.ok) throw new Error(`train worker ${this.index}: ${reply.error}`);
     return reply.result;
   }
@@ -105,10 +118,11 @@ export async function startWorkers(count: number, options: { backend: BackendCho
       const wireParams = params.map((p) => ({ name: p.name, shape: p.shape, values: p.values }));
       await all((c) => c.request({ kind: 'update', params: wireParams }));
     },
-    async compute(parts, context) {
+    async compute(parts, contexts) {
       if (parts.length > channels.length) throw new Error(`train: ${parts.length} parts for ${channels.length} workers`);
+      if (contexts.length !== parts.length) throw new Error(`train: ${parts.length} parts but ${contexts.length} contexts`);
       const results = await Promise.all(
-        parts.map((batch, i) => channels[i].request({ kind: 'compute', objective: options.objective, batch, context })),
+        parts.map((batch, i) => channels[i].request({ kind: 'compute', objective: options.objective, batch, context: contexts[i] })),
       );
       return results.map((r) => r!);
     },
