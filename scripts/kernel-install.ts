@@ -1,8 +1,10 @@
-// npm run kernel:install -- [--name NAME] [--display-name TEXT] [--prefix DIR] [--uninstall]
+// npm run kernel:install -- [--name NAME] [--display-name TEXT] [--prefix DIR] [--uninstall] [--force]
 // Registers the tslab TypeScript kernel with Jupyter by writing its kernelspec
 // folder directly (no Python or jupyter needed to install it). The kernelspec
 // starts the kernel with absolute paths to this node binary and to tslab, so
 // front ends (JupyterLab, Notebook, VS Code) can start it whatever their PATH.
+// A kernelspec of the same name that this installer did not write (a global
+// tslab's, say) is neither replaced nor removed without --force.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,12 +13,16 @@ import { parseArgs } from 'node:util';
 export const DEFAULT_NAME = 'tslab';
 export const DEFAULT_DISPLAY_NAME = 'TypeScript (workbook)';
 
+/** The key under kernel.json's `metadata` that marks a kernelspec as written by this installer. */
+export const MARKER = 'instruction-tuning-workbook';
+
 /** The fields of a kernel.json that this installer writes. */
 export interface KernelSpec {
   argv: string[];
   display_name: string;
   language: 'typescript';
   interrupt_mode: 'signal';
+  metadata: { [MARKER]: { project: string } };
 }
 
 export interface KernelspecOptions {
@@ -34,6 +40,8 @@ export interface KernelspecOptions {
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
   homedir?: string;
+  /** Replace or remove a kernelspec of that name even if this installer did not write it. */
+  force?: boolean;
 }
 
 export interface InstallResult {
@@ -107,12 +115,47 @@ export function buildKernelSpec(nodePath: string, tslabPath: string, displayName
     display_name: displayName,
     language: 'typescript',
     interrupt_mode: 'signal',
+    metadata: { [MARKER]: { project: path.resolve(__dirname, '..') } },
   };
 }
 
-/** Writes `<dir>/kernel.json` (and any tslab logos), replacing an existing kernelspec of that name. */
+/**
+ * Why the kernelspec in `dir` must not be replaced or removed without
+ * --force, or null when there is none or this installer wrote it (it carries
+ * the marker, or, from before the marker, starts this project's tslab).
+ */
+function foreignKernelspec(dir: string, name: string): string | null {
+  const file = path.join(dir, 'kernel.json');
+  if (!fs.existsSync(file)) return null;
+  let spec: Partial<KernelSpec> & { metadata?: Record<string, unknown> };
+  try {
+    spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    return `${file} is not a kernelspec this installer wrote (unreadable: ${(err as Error).message})`;
+  }
+  if (spec.metadata && MARKER in spec.metadata) return null;
+  let ownTslab: string | null = null;
+  try {
+    ownTslab = fs.realpathSync(require.resolve('tslab/bin/tslab'));
+  } catch {
+    /* no tslab installed here: nothing can match */
+  }
+  const launcher = Array.isArray(spec.argv) ? spec.argv[1] : undefined;
+  if (ownTslab && typeof launcher === 'string' && fs.existsSync(launcher) && fs.realpathSync(launcher) === ownTslab) return null;
+  const argv = Array.isArray(spec.argv) ? spec.argv.join(' ') : JSON.stringify(spec.argv);
+  return `${file} is a kernelspec '${name}' that this installer did not write (display_name ${JSON.stringify(spec.display_name)}, argv: ${argv})`;
+}
+
+/**
+ * Writes `<dir>/kernel.json` (and any tslab logos), replacing a kernelspec of
+ * that name that this installer wrote; another one only with `force`.
+ */
 export function installKernelspec(options: KernelspecOptions = {}): InstallResult {
   const dir = kernelspecDir(options);
+  const foreign = foreignKernelspec(dir, options.name ?? DEFAULT_NAME);
+  if (foreign && !options.force) {
+    throw new Error(`${foreign}; not replacing it. Use --name to install under another name, or --force to replace it`);
+  }
   const nodePath = path.resolve(options.nodePath ?? process.execPath);
   const tslabPath = path.resolve(options.tslabPath ?? resolveTslab());
   if (!fs.existsSync(nodePath)) throw new Error(`node binary not found: ${nodePath}`);
@@ -135,12 +178,17 @@ export function installKernelspec(options: KernelspecOptions = {}): InstallResul
   }
 }
 
-/** Removes the kernelspec folder; returns its path. Refuses a folder without kernel.json. */
+/**
+ * Removes the kernelspec folder; returns its path. Refuses a folder without
+ * kernel.json, and one this installer did not write unless `force`.
+ */
 export function uninstallKernelspec(options: KernelspecOptions = {}): string {
   const dir = kernelspecDir(options);
   if (!fs.existsSync(path.join(dir, 'kernel.json'))) {
     throw new Error(`no kernelspec '${options.name ?? DEFAULT_NAME}' to remove: ${path.join(dir, 'kernel.json')} does not exist`);
   }
+  const foreign = foreignKernelspec(dir, options.name ?? DEFAULT_NAME);
+  if (foreign && !options.force) throw new Error(`${foreign}; not removing it (--force removes it anyway)`);
   try {
     fs.rmSync(dir, { recursive: true, force: true });
   } catch (err) {
@@ -162,6 +210,8 @@ options:
   --prefix DIR          install to DIR/share/jupyter/kernels/NAME (e.g. a venv's
                         sys.prefix) instead of the user's Jupyter data dir
   --uninstall           remove the kernelspec instead
+  --force               replace (or with --uninstall, remove) a kernelspec of
+                        that name that this installer did not write
   -h, --help            this text
 
 The user's Jupyter data dir is $JUPYTER_DATA_DIR if set, else
@@ -178,6 +228,7 @@ function main(argv: string[]): number {
         'display-name': { type: 'string', default: DEFAULT_DISPLAY_NAME },
         prefix: { type: 'string' },
         uninstall: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -189,7 +240,7 @@ function main(argv: string[]): number {
     console.log(USAGE);
     return 0;
   }
-  const options: KernelspecOptions = { name: values.name, displayName: values['display-name'], prefix: values.prefix };
+  const options: KernelspecOptions = { name: values.name, displayName: values['display-name'], prefix: values.prefix, force: values.force };
   if (values.uninstall) {
     const dir = uninstallKernelspec(options);
     console.log(`removed kernelspec '${values.name}' (${dir})`);

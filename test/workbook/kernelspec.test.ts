@@ -172,6 +172,41 @@ describe('kernel:install', function () {
     });
   });
 
+  describe("a kernelspec of the same name that the installer did not write (a global tslab's)", () => {
+    it('is neither replaced nor removed without --force; --force does both', () => {
+      const data = tempDir('kernelspec-foreign-');
+      const dir = path.join(data, 'kernels', 'tslab');
+      fs.mkdirSync(dir, { recursive: true });
+      const theirs = JSON.stringify({ argv: ['tslab', 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript' });
+      fs.writeFileSync(path.join(dir, 'kernel.json'), theirs);
+      fs.writeFileSync(path.join(dir, 'logo-64x64.png'), 'their logo');
+      const env = jupyterEnv(data);
+
+      const install = runCli([], env);
+      assert.equal(install.status, 1, install.stdout + install.stderr);
+      assert.match(install.stderr, /kernel\.json is a kernelspec 'tslab' that this installer did not write \(display_name "TypeScript", argv: tslab kernel --config-path \{connection_file\}\); not replacing it\. Use --name .* or --force/);
+      assert.equal(fs.readFileSync(path.join(dir, 'kernel.json'), 'utf8'), theirs, 'their kernel.json is untouched');
+
+      const uninstall = runCli(['--uninstall'], env);
+      assert.equal(uninstall.status, 1);
+      assert.match(uninstall.stderr, /did not write .*not removing it/);
+      assert.equal(fs.readFileSync(path.join(dir, 'logo-64x64.png'), 'utf8'), 'their logo', 'their kernelspec folder is untouched');
+
+      const other = runCli(['--name', 'tslab-workbook'], env);
+      assert.equal(other.status, 0, other.stderr);
+      assert.equal(fs.readFileSync(path.join(dir, 'kernel.json'), 'utf8'), theirs, 'another name leaves theirs alone');
+
+      const forced = runCli(['--force'], env);
+      assert.equal(forced.status, 0, forced.stderr);
+      assert.equal(readSpec(dir).argv[0], process.execPath);
+      const again = runCli([], env);
+      assert.equal(again.status, 0, `a kernelspec it wrote is replaced without --force:\n${again.stderr}`);
+      const removed = runCli(['--uninstall'], env);
+      assert.equal(removed.status, 0, removed.stderr);
+      assert.equal(fs.existsSync(dir), false);
+    });
+  });
+
   describe('the CLI, with JUPYTER_DATA_DIR set to a fresh folder', function () {
     let dataDir: string;
     let kernelDir: string;

@@ -1,13 +1,15 @@
 // What the runner refuses and how it reports: a notebook for another kernel,
 // the summary table and the durations it prints.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkKernelspec, type Notebook } from '../../scripts/workbook/notebook';
 import { formatSeconds, runWorkbook, summaryTable, type NotebookRecord } from '../../scripts/workbook/run';
 
-const fixtures = path.resolve(__dirname, '..', 'fixtures', 'notebooks');
+const root = path.resolve(__dirname, '..', '..');
+const fixtures = path.join(root, 'test', 'fixtures', 'notebooks');
 
 function record(over: Partial<NotebookRecord>): NotebookRecord {
   return { name: 'nb', source: 'nb.ipynb', output: '', status: 'ok', seconds: 1, codeCellsRun: 1, codeCellCount: 1, failure: null, runtime: null, warnings: [], ...over };
@@ -58,5 +60,19 @@ describe('workbook: the summary', () => {
     assert.equal(formatSeconds(359.4), '5m59s');
     assert.equal(formatSeconds(3725), '62m05s');
     assert.match(summaryTable([record({ seconds: 359.7 })]), /\s6m00s/);
+  });
+});
+
+describe('workbook: files Jupyter leaves behind', () => {
+  it('git ignores .ipynb_checkpoints/ wherever Jupyter writes it', function () {
+    const probe = spawnSync('git', ['rev-parse', '--is-inside-work-tree'], { cwd: root, encoding: 'utf8' });
+    if (probe.status !== 0) {
+      console.log('      skipped: not a git checkout (or no git)');
+      this.skip();
+    }
+    for (const file of ['notebooks/.ipynb_checkpoints/00-setup-checkpoint.ipynb', 'test/fixtures/notebooks/.ipynb_checkpoints/params-checkpoint.ipynb']) {
+      const check = spawnSync('git', ['check-ignore', '--no-index', '-q', file], { cwd: root });
+      assert.equal(check.status, 0, `${file} is not ignored by .gitignore`);
+    }
   });
 });
