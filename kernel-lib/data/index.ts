@@ -21,6 +21,7 @@ export type { LoadOptions, LoadReport } from './load';
 export { SCHEMAS, checkMapping, describeSchemas, detectSchema, isSchemaName } from './schema';
 export type { ConversationMapping, PreferenceMapping, SchemaInfo, SchemaMapping, SchemaName } from './schema';
 export { normaliseRow } from './schema_rows';
-export { parseHhTranscript } from './schema_hh';
+export { parseHhTranscript, splitHhPair } from './schema_hh';
+export type { HhPair, HhProblem, HhTurn } from './schema_hh';
 export { FILE_EXTENSIONS, fileFormatOf, readDataRows } from './read_rows';
 export type { FileFormat, RawRow } from './read_rows';

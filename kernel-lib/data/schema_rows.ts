@@ -20,7 +20,7 @@ import {
   type RowContext,
   type Turn,
 } from './schema_fields';
-import { parseHhTranscript } from './schema_hh';
+import { splitHhPair, type HhTurn } from './schema_hh';
 
 /** A row as a record; a DataError naming the row and field when it is not one. */
 export function normaliseRow(row: Record<string, unknown>, schema: SchemaName | SchemaMapping, ctx: RowContext): DataRecord {
@@ -159,24 +159,18 @@ function ultraFeedback(row: Record<string, unknown>, ctx: RowContext): Preferenc
   return pair;
 }
 
-function hhTurns(row: Record<string, unknown>, field: 'chosen' | 'rejected', ctx: RowContext): Turn[] {
+function hhTranscript(row: Record<string, unknown>, field: 'chosen' | 'rejected', ctx: RowContext): string {
   const text = requireValue(row, field, ctx, 'an HH-RLHF transcript string');
   if (typeof text !== 'string') fail(ctx, field, `expected an HH-RLHF transcript string, got ${describeValue(text)}`);
-  const parsed = parseHhTranscript(text);
-  if ('problem' in parsed) fail(ctx, field, `transcript does not parse: ${parsed.problem}`);
-  return parsed.turns.map((t) => ({ ...t, field }));
+  return text;
 }
 
-/** HH-RLHF: the shared opening up to the last Human turn is the prompt, the final Assistant replies the pair. */
+/** HH-RLHF: the shared dialogue up to the last Assistant marker is the prompt, what follows it in each transcript the reply (see schema_hh). */
 function hhRlhf(row: Record<string, unknown>, ctx: RowContext): PreferencePair {
-  const split = splitSharedPrompt(hhTurns(row, 'chosen', ctx), hhTurns(row, 'rejected', ctx));
-  if (split.prompt.length === 0) fail(ctx, 'rejected', 'chosen and rejected do not open with the same Human turn');
-  for (const [name, reply] of [
-    ['chosen', split.chosen],
-    ['rejected', split.rejected],
-  ] as const) {
-    if (reply.some((t) => t.role !== 'assistant')) fail(ctx, name, 'chosen and rejected differ before their final Assistant reply; expected one shared dialogue');
-  }
-  const pair = checkPreference(split.prompt, split.chosen, split.rejected, ctx, { prompt: 'chosen', chosen: 'chosen', rejected: 'rejected' });
+  const split = splitHhPair(hhTranscript(row, 'chosen', ctx), hhTranscript(row, 'rejected', ctx));
+  if ('problem' in split) fail(ctx, split.field, `transcript does not parse: ${split.problem}`);
+  const turns = (field: 'chosen' | 'rejected', list: HhTurn[]): Turn[] => list.map((t) => ({ ...t, field }));
+  const reply = (field: 'chosen' | 'rejected'): Turn[] => turns(field, [{ role: 'assistant', content: split[field] }]);
+  const pair = checkPreference(turns('chosen', split.prompt), reply('chosen'), reply('rejected'), ctx, { prompt: 'chosen', chosen: 'chosen', rejected: 'rejected' });
   return { kind: 'preference', ...pair, source: ctx.source, id: recordId(row, ['id'], ctx) };
 }

@@ -83,10 +83,10 @@ describe('data/load: every layout through every file type', function () {
 
   it('numbers CSV records by the line they start on, across quoted cells spanning lines', async () => {
     const { records } = await loadDataset(fixturePath(FIXTURE_DIR, 'hh_rlhf', 'csv'));
-    // The first record's two transcripts hold four newlines each: it spans lines 2 to 10.
+    // The first record's two transcripts hold four newlines each: it spans lines 2 to 10; the second holds sixteen.
     assert.deepEqual(
       records.map((r) => r.id),
-      ['hh_rlhf.csv:2', 'hh_rlhf.csv:11'],
+      ['hh_rlhf.csv:2', 'hh_rlhf.csv:11', 'hh_rlhf.csv:28'],
     );
   });
 

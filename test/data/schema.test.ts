@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { DataError } from '../../kernel-lib/data/records';
 import { detectSchema } from '../../kernel-lib/data/schema';
 import type { RowContext } from '../../kernel-lib/data/schema_fields';
-import { parseHhTranscript } from '../../kernel-lib/data/schema_hh';
+import { parseHhTranscript, splitHhPair, type HhTurn } from '../../kernel-lib/data/schema_hh';
 import { normaliseRow } from '../../kernel-lib/data/schema_rows';
 import { FIXTURES } from './fixtures/datasets';
 
@@ -142,8 +142,49 @@ describe('data/schema: HH-RLHF transcripts', () => {
     });
   });
 
+  it('keeps each turn byte for byte: the marker takes the blank line before it and one space after the colon', () => {
+    const transcript = '\n\nHuman:  Hi \n\nAssistant:Yo\n\n\n\nHuman: \tA\nB\n\nAssistant: ';
+    const parsed = parseHhTranscript(transcript) as { turns: HhTurn[] };
+    assert.deepEqual(parsed.turns, [
+      { role: 'user', content: ' Hi ' },
+      { role: 'assistant', content: 'Yo\n\n' },
+      { role: 'user', content: '\tA\nB' },
+      { role: 'assistant', content: '' },
+    ]);
+    // Markers and turns put back together give the transcript again.
+    const spaced = (t: HhTurn, k: number) => `\n\n${t.role === 'user' ? 'Human' : 'Assistant'}:${k === 1 ? '' : ' '}${t.content}`;
+    assert.equal(parsed.turns.map(spaced).join(''), transcript);
+  });
+
+  it("splits a pair as TRL does: the prompt ends at the last shared Assistant marker, and a reply may hold a Human turn", () => {
+    const prompt = '\n\nHuman: Name a colour. \n\nAssistant: Blue.\n\nHuman: Another?';
+    assert.deepEqual(splitHhPair(`${prompt}\n\nAssistant: Green.\n\nHuman: Why green?\n\nAssistant: It is calm.`, `${prompt}\n\nAssistant:  Red `), {
+      prompt: [
+        { role: 'user', content: 'Name a colour. ' },
+        { role: 'assistant', content: 'Blue.' },
+        { role: 'user', content: 'Another?' },
+      ],
+      chosen: 'Green.\n\nHuman: Why green?\n\nAssistant: It is calm.',
+      rejected: ' Red ',
+    });
+    // Replies that share their opening words still split at the marker.
+    assert.deepEqual(splitHhPair(`${prompt}\n\nAssistant: I like green.`, `${prompt}\n\nAssistant: I like red.`), {
+      prompt: (splitHhPair(`${prompt}\n\nAssistant: a`, `${prompt}\n\nAssistant: b`) as { prompt: HhTurn[] }).prompt,
+      chosen: 'I like green.',
+      rejected: 'I like red.',
+    });
+  });
+
+  it('says which transcript of a pair does not parse, and refuses dialogues that part before the final reply', () => {
+    const good = '\n\nHuman: Hi\n\nAssistant: Hello!';
+    assert.deepEqual(splitHhPair(good, 'Hello there'), { field: 'rejected', problem: 'no "\\n\\nHuman:" / "\\n\\nAssistant:" turns found; expected an HH-RLHF transcript' });
+    assert.deepEqual(splitHhPair('\n\nHuman: Hi', good), { field: 'chosen', problem: 'the transcript ends with a "Human:" turn; expected it to end with the "Assistant:" reply' });
+    assert.match((splitHhPair(`${good}\n\nHuman: And?\n\nAssistant: Yes.`, `${good}\n\nHuman: Or?\n\nAssistant: No.`) as { problem: string }).problem, /differ before their final Assistant reply/);
+  });
+
   it('says why a transcript does not parse', () => {
     assert.match((parseHhTranscript('Hi\n\nHuman: a\n\nAssistant: b') as { problem: string }).problem, /text before the first "Human:" turn/);
+    assert.match((parseHhTranscript(' \n\nHuman: a\n\nAssistant: b') as { problem: string }).problem, /text before the first "Human:" turn: " "/);
     assert.match((parseHhTranscript('\n\nAssistant: b') as { problem: string }).problem, /opens with an "Assistant:" turn/);
     assert.match((parseHhTranscript('plain text') as { problem: string }).problem, /no "\\n\\nHuman:"/);
   });
