@@ -45,9 +45,12 @@ function savedLoraConfig(dir: string, state: TrainerState): LoraConfig | undefin
   return { rank: raw.r as number, alpha: (raw.lora_alpha ?? raw.r) as number, dropout: (raw.lora_dropout ?? 0) as number, targets: raw.target_modules as string[] };
 }
 
+// null and a missing field both mean "not set" (config.json writes null).
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
 function refuseDifferences(dir: string, what: string, saved: Record<string, unknown>, ours: Record<string, unknown>): void {
   for (const key of new Set([...Object.keys(saved), ...Object.keys(ours)])) {
-    if (JSON.stringify(saved[key]) !== JSON.stringify(ours[key])) {
+    if (!same(saved[key], ours[key])) {
       throw new Error(
         `${dir}: the checkpoint's ${what} has ${key} = ${show(saved[key])}, this run's has ${key} = ${show(ours[key])}; ` +
           `resume with the ${what} the checkpoint was trained with, or start a new run`,

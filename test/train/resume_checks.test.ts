@@ -73,6 +73,21 @@ describe('train/resume checks', () => {
     disposeDecoder(m);
   });
 
+  it('checks a checkpoint saved before trainer_state.json held the model config against its config.json', async () => {
+    const old = path.join(dir, 'old');
+    fs.cpSync(full, old, { recursive: true });
+    const state = trainerState(old);
+    delete state.modelConfig;
+    fs.writeFileSync(path.join(old, 'trainer_state.json'), JSON.stringify(state));
+    const m = createDecoder(tinyConfig({ max_position_embeddings: 40 }), 1);
+    const err = await rejection(train(m, { ...base, steps: 3 }, { ...lmRun, resumeFrom: old }));
+    assert.match(err?.message ?? '', /old: the checkpoint's model config has max_position_embeddings = 48, this run's has max_position_embeddings = 40/);
+    const same = createDecoder(tinyConfig(), 1);
+    const r = await train(same, { ...base, steps: 3 }, { ...lmRun, resumeFrom: old });
+    assert.equal(r.history.length, 1);
+    [m, same].forEach(disposeDecoder);
+  });
+
   it('refuses a LoRA config that differs, naming the field', async () => {
     const m = createDecoder(tinyConfig(), 1);
     addLora(m, { rank: 2, alpha: 4, dropout: 0.3, targets: ['q_proj', 'v_proj'] }, 1);

@@ -122,6 +122,8 @@ describe('train/trainer', () => {
     );
     assert.ok(err instanceof NonFiniteLossError, String(err));
     assert.match(err.message, /step 4: loss is NaN; stopped before the update\. The last good checkpoint is .*nan\./);
+    // The step-4 weights were retried on the batch that made them, found sound, and saved.
+    assert.match(err.message, /this step's batch is the likely cause/);
     assert.equal(JSON.parse(fs.readFileSync(path.join(ckpt, 'trainer_state.json'), 'utf8')).step, 4);
     for (const t of model.weights.values()) assert.ok((t.dataSync() as Float32Array).every(Number.isFinite), 'weights untouched by the bad step');
     disposeDecoder(model);
