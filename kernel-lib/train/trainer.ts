@@ -12,7 +12,7 @@
 // The optimizer works on flat float32 copies of the trainable tensors, which
 // are written back into the model after each update.
 import type { Decoder } from '../model/decoder';
-import { AdamW } from './adamw';
+import { AdamW, type AdamWOptions } from './adamw';
 import type { EvalRecord, StepRecord, TrainCallback } from './callbacks';
 import type { BatchSource } from './data';
 import { firstNonFinite, NonFiniteLossError, nonFiniteOn } from './finite';
@@ -146,7 +146,7 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
   if (config.checkpointEvery && !config.checkpointDir) throw new Error('train: checkpointEvery needs checkpointDir');
 
   let seed = config.seed ?? 0;
-  let optimizerOptions = { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay };
+  let optimizerOptions: AdamWOptions = { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay };
   if (options.resumeFrom) {
     const saved = readTrainerState(options.resumeFrom);
     if (saved.objective !== objective.name) throw new Error(`${options.resumeFrom}: checkpoint is from a "${saved.objective}" run, this run is "${objective.name}"`);
