@@ -122,6 +122,7 @@ function partContexts<B>(objective: Objective<B>, parts: B[], context: Objective
   });
 }
 
+/** Trains `model` in place for config.steps updates (from a checkpoint's step when resuming); see TrainConfig and TrainOptions. */
 export async function train<B>(model: Decoder, config: TrainConfig, options: TrainOptions<B>): Promise<TrainResult> {
   try {
     return await run(model, config, options);
