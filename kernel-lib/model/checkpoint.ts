@@ -8,8 +8,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fromHFConfig, toHFConfig, type ModelConfig } from './config';
 import { decoderFromWeights, type Decoder } from './decoder';
-import { writeFileSynced } from '../runtime/files';
-import { encodeSafetensors, readSafetensors, type NamedArray } from './safetensors';
+import { recoverCheckpointFolder, writeCheckpointFolder } from './atomic_folder';
+import { fileInsideFolder, readJsonObject } from './files';
+import { encodeSafetensors, readSafetensorsHeader, readSafetensorsTensors, type NamedArray, type TensorEntry } from './safetensors';
 import { weightSpecs, type Weights } from './weights';
 
 /** [rows, cols] row-major -> [cols, rows] row-major. */
@@ -19,23 +20,7 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   return out;
 }
 
-/**
- * Writes every file into a fresh sibling folder, then swaps it into place:
- * a run killed midway leaves the previous checkpoint whole, never half of a new one.
- */
-export function writeCheckpointFolder(dir: string, files: Record<string, Uint8Array | string>): void {
-  const parent = path.dirname(path.resolve(dir));
-  fs.mkdirSync(parent, { recursive: true });
-  const stamp = `${process.pid}.${Date.now()}`;
-  const tmp = path.join(parent, `.${path.basename(dir)}.${stamp}.tmp`);
-  fs.mkdirSync(tmp);
-  for (const [name, content] of Object.entries(files)) writeFileSynced(path.join(tmp, name), content);
-  const old = path.join(parent, `.${path.basename(dir)}.${stamp}.old`);
-  const existed = fs.existsSync(dir);
-  if (existed) fs.renameSync(dir, old);
-  fs.renameSync(tmp, dir);
-  if (existed) fs.rmSync(old, { recursive: true, force: true });
-}
+export { recoverCheckpointFolder, writeCheckpointFolder } from './atomic_folder';
 
 /** The model's tensors in transformers' names and layout, ready for encodeSafetensors. */
 export function exportWeights(config: ModelConfig, weights: Weights): Map<string, NamedArray> {
@@ -67,26 +52,41 @@ export function saveCheckpoint(dir: string, model: Decoder, extraFiles: Record<s
   writeCheckpointFolder(dir, { ...modelFiles(model), ...extraFiles });
 }
 
-/** Reads all tensors of a checkpoint folder, single-file or sharded. */
-function readCheckpointTensors(dir: string): Map<string, NamedArray & { file: string }> {
+/** Where each tensor of a checkpoint folder is, from the headers only (no tensor data is read). */
+function checkpointTensors(dir: string): Map<string, TensorEntry & { file: string }> {
   const single = path.join(dir, 'model.safetensors');
   const index = path.join(dir, 'model.safetensors.index.json');
-  const files: string[] = [];
-  if (fs.existsSync(single)) files.push(single);
-  else if (fs.existsSync(index)) {
-    let map: Record<string, string>;
-    try {
-      map = JSON.parse(fs.readFileSync(index, 'utf8')).weight_map;
-    } catch (e) {
-      throw new Error(`${index}: not valid JSON (${(e as Error).message})`);
-    }
-    if (!map || typeof map !== 'object') throw new Error(`${index}: missing "weight_map"`);
-    for (const f of new Set(Object.values(map))) files.push(path.join(dir, f));
-  } else {
+  const all = new Map<string, TensorEntry & { file: string }>();
+  if (fs.existsSync(single)) {
+    const file = fileInsideFolder(dir, 'model.safetensors', dir);
+    for (const [name, t] of readSafetensorsHeader(file).tensors) all.set(name, { ...t, file });
+    return all;
+  }
+  if (!fs.existsSync(index)) {
     throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json (a Hugging Face model folder was expected)`);
   }
-  const all = new Map<string, NamedArray & { file: string }>();
-  for (const file of files) for (const [name, t] of readSafetensors(file).tensors) all.set(name, { ...t, file });
+  const map = readJsonObject(fileInsideFolder(dir, 'model.safetensors.index.json', dir), 'index').weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new Error(`${index}: "weight_map" must be an object of tensor name -> shard file`);
+  const listed = new Map<string, string>(); // tensor -> shard as named in the index
+  for (const [name, shard] of Object.entries(map)) {
+    if (typeof shard !== 'string') throw new Error(`${index}: weight_map "${name}" must name a shard file, got ${JSON.stringify(shard)}`);
+    listed.set(name, shard);
+  }
+  for (const shard of new Set(listed.values())) {
+    const file = fileInsideFolder(dir, shard, index);
+    for (const [name, t] of readSafetensorsHeader(file).tensors) {
+      const before = all.get(name);
+      if (before) throw new Error(`${index}: tensor "${name}" is in both ${before.file} and ${file}`);
+      all.set(name, { ...t, file });
+    }
+  }
+  for (const [name, shard] of listed) {
+    const found = all.get(name);
+    if (!found) throw new Error(`${index}: tensor "${name}" is listed in shard "${shard}" but that file does not hold it`);
+    if (path.basename(found.file) !== path.basename(shard)) {
+      throw new Error(`${index}: tensor "${name}" is listed in shard "${shard}" but found in ${found.file}`);
+    }
+  }
   return all;
 }
 
@@ -99,48 +99,75 @@ export interface LoadedCheckpoint {
   ignored: string[];
 }
 
-/** Loads a LlamaForCausalLM folder; every missing, extra or misshapen tensor is an error naming it. */
+/** The config's depth must match the layers the files hold, before anything is sized by it. */
+function checkDepth(configFile: string, config: ModelConfig, names: Iterable<string>): void {
+  let layers = 0;
+  for (const name of names) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) layers = Math.max(layers, Number(m[1]) + 1);
+  }
+  if (layers !== config.num_hidden_layers) {
+    throw new Error(`${configFile}: num_hidden_layers is ${config.num_hidden_layers} but the checkpoint's tensors hold ${layers} layers`);
+  }
+}
+
+/**
+ * Loads a LlamaForCausalLM folder; every missing, extra or misshapen tensor
+ * is an error naming it. The config is checked against the tensor headers
+ * before any tensor data is read or any table is built, so nothing is sized
+ * by the config alone. A folder left missing by an interrupted save is
+ * restored first (see recoverCheckpointFolder).
+ */
 export function loadCheckpoint(dir: string): LoadedCheckpoint {
+  recoverCheckpointFolder(dir);
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile)) throw new Error(`${dir}: missing config.json (a Hugging Face model folder was expected)`);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
-  } catch (e) {
-    throw new Error(`${configFile}: not valid JSON (${(e as Error).message})`);
-  }
+  const raw = readJsonObject(fileInsideFolder(dir, 'config.json', dir), 'config.json');
   const arch = raw.architectures;
   if (Array.isArray(arch) && arch.length && !arch.includes('LlamaForCausalLM')) {
     throw new Error(`${configFile}: architectures ${JSON.stringify(arch)}; this decoder loads LlamaForCausalLM checkpoints`);
   }
   const config = fromHFConfig(raw, configFile);
-  const tensors = readCheckpointTensors(dir);
-  const weights: Weights = new Map();
-  try {
-    for (const spec of weightSpecs(config)) {
-      const t = tensors.get(spec.name);
-      if (!t) throw new Error(`${dir}: tensor "${spec.name}" is missing from the checkpoint`);
-      const expected = spec.linear ? [spec.shape[1], spec.shape[0]] : spec.shape;
-      if (t.shape.join(',') !== expected.join(',')) {
-        throw new Error(`${t.file}: tensor "${spec.name}" has shape [${t.shape}], expected [${expected}] for this config.json`);
-      }
-      const data = spec.linear ? transpose2d(t.data, expected[0], expected[1]) : t.data;
-      weights.set(spec.name, tf.tensor(data, spec.shape, 'float32'));
-      tensors.delete(spec.name);
+  const headers = checkpointTensors(dir);
+  checkDepth(configFile, config, headers.keys());
+  const specs = weightSpecs(config);
+  const byFile = new Map<string, string[]>();
+  for (const spec of specs) {
+    const t = headers.get(spec.name);
+    if (!t) throw new Error(`${dir}: tensor "${spec.name}" is missing from the checkpoint`);
+    const expected = spec.linear ? [spec.shape[1], spec.shape[0]] : spec.shape;
+    if (t.shape.join(',') !== expected.join(',')) {
+      throw new Error(`${t.file}: tensor "${spec.name}" has shape [${t.shape}], expected [${expected}] for this config.json`);
     }
-  } catch (e) {
-    for (const w of weights.values()) w.dispose();
-    throw e;
+    if (!['F32', 'F16', 'BF16'].includes(t.dtype)) throw new Error(`${t.file}: tensor "${spec.name}" has dtype ${t.dtype}; expected F32, F16 or BF16`);
+    byFile.set(t.file, [...(byFile.get(t.file) ?? []), spec.name]);
   }
+  const needed = new Map(specs.map((s) => [s.name, s]));
   const ignored: string[] = [];
   const unexpected: string[] = [];
-  for (const name of tensors.keys()) {
+  for (const name of headers.keys()) {
+    if (needed.has(name)) continue;
     if (IGNORABLE.test(name) || (name === 'lm_head.weight' && config.tie_word_embeddings)) ignored.push(name);
     else unexpected.push(name);
   }
   if (unexpected.length) {
-    for (const w of weights.values()) w.dispose();
     throw new Error(`${dir}: tensors not part of a LlamaForCausalLM with this config.json: ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''}`);
+  }
+  const weights: Weights = new Map();
+  try {
+    for (const [file, names] of byFile) {
+      const { tensors } = readSafetensorsTensors(file, names);
+      for (const name of names) {
+        const spec = needed.get(name)!;
+        const t = tensors.get(name)!;
+        tensors.delete(name);
+        const data = spec.linear ? transpose2d(t.data, spec.shape[1], spec.shape[0]) : t.data;
+        weights.set(name, tf.tensor(data, spec.shape, 'float32'));
+      }
+    }
+  } catch (e) {
+    for (const w of weights.values()) w.dispose();
+    throw e;
   }
   return { model: decoderFromWeights(config, weights), ignored };
 }

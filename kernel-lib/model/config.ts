@@ -1,5 +1,6 @@
 // The decoder's configuration, named and laid out as Hugging Face's
 // LlamaForCausalLM `config.json`, so one file describes a model here and there.
+import { ropeFromHFConfig, validateRopeScaling, type RopeScaling } from './rope_scaling';
 
 /** A Llama-style decoder's shape. Field names are transformers' config.json keys. */
 export interface ModelConfig {
@@ -15,6 +16,8 @@ export interface ModelConfig {
   max_position_embeddings: number;
   rms_norm_eps: number;
   rope_theta: number;
+  /** Rotary scaling (linear, dynamic, llama3); absent for plain RoPE. */
+  rope_scaling?: RopeScaling;
   /** The output projection reuses the token embedding matrix. */
   tie_word_embeddings: boolean;
   bos_token_id?: number;
@@ -43,15 +46,29 @@ export function modelConfig(input: ModelConfigInput): ModelConfig {
   return config;
 }
 
-/** Throws naming the first field that is missing or inconsistent. */
+/**
+ * Upper bounds on each size, far above any released Llama-family model
+ * (vocabularies reach ~260k, depths ~130 layers, contexts 10M): a config
+ * beyond them is a mistake or an attack, and would otherwise drive unbounded
+ * work before a tensor is checked.
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 1 << 24,
+  hidden_size: 1 << 17,
+  intermediate_size: 1 << 20,
+  num_hidden_layers: 1 << 10,
+  num_attention_heads: 1 << 10,
+  num_key_value_heads: 1 << 10,
+  head_dim: 1 << 12,
+  max_position_embeddings: 1 << 24,
+} as const;
+
+/** Throws naming the first field that is missing, out of bounds or inconsistent. */
 export function validateConfig(config: ModelConfig, where: string): void {
-  const positive = [
-    'vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
-    'num_key_value_heads', 'head_dim', 'max_position_embeddings',
-  ] as const;
-  for (const key of positive) {
+  for (const [key, limit] of Object.entries(CONFIG_LIMITS) as [keyof typeof CONFIG_LIMITS, number][]) {
     const v = config[key];
     if (!Number.isInteger(v) || v <= 0) throw new Error(`${where}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+    if (v > limit) throw new Error(`${where}: "${key}" is ${v}, above the limit of ${limit} this library accepts`);
   }
   for (const key of ['rms_norm_eps', 'rope_theta'] as const) {
     if (typeof config[key] !== 'number' || !(config[key] > 0)) {
@@ -64,6 +81,7 @@ export function validateConfig(config: ModelConfig, where: string): void {
     );
   }
   if (config.head_dim % 2 !== 0) throw new Error(`${where}: head_dim must be even for rotary positions, got ${config.head_dim}`);
+  validateRopeScaling(config.rope_scaling, where);
 }
 
 /** The config.json transformers writes for this model (float32 weights). */
@@ -87,7 +105,9 @@ export function toHFConfig(config: ModelConfig): Record<string, unknown> {
 /**
  * Reads a transformers config.json object. Accepts what LlamaForCausalLM
  * accepts and rejects, by name, what this decoder does not implement
- * (biases, rope scaling, another activation).
+ * (biases, rope types other than default/linear/dynamic/llama3, another
+ * activation). Rotary settings are read in transformers 4's form (top-level
+ * rope_theta, rope_scaling) and transformers 5's (rope_parameters).
  */
 export function fromHFConfig(raw: Record<string, unknown>, where = 'config.json'): ModelConfig {
   const num = (key: string, fallback?: number): number => {
@@ -104,9 +124,6 @@ export function fromHFConfig(raw: Record<string, unknown>, where = 'config.json'
   for (const key of ['attention_bias', 'mlp_bias'] as const) {
     if (raw[key] === true) throw new Error(`${where}: "${key}": true is not supported (this decoder has no biases)`);
   }
-  if (raw.rope_scaling !== undefined && raw.rope_scaling !== null) {
-    throw new Error(`${where}: "rope_scaling" ${JSON.stringify(raw.rope_scaling)} is not supported`);
-  }
   const heads = num('num_attention_heads');
   const hidden = num('hidden_size');
   const config: ModelConfig = {
@@ -119,10 +136,13 @@ export function fromHFConfig(raw: Record<string, unknown>, where = 'config.json'
     head_dim: num('head_dim', Math.floor(hidden / heads)),
     max_position_embeddings: num('max_position_embeddings', 2048),
     rms_norm_eps: num('rms_norm_eps', 1e-6),
-    rope_theta: num('rope_theta', 10000),
+    rope_theta: 10000,
     // transformers' default for Llama is untied.
     tie_word_embeddings: raw.tie_word_embeddings === undefined ? false : raw.tie_word_embeddings === true,
   };
+  const rope = ropeFromHFConfig(raw, config.max_position_embeddings, where);
+  config.rope_theta = rope.rope_theta;
+  if (rope.rope_scaling) config.rope_scaling = rope.rope_scaling;
   for (const key of ['bos_token_id', 'pad_token_id'] as const) {
     if (typeof raw[key] === 'number') config[key] = raw[key] as number;
   }

@@ -1,13 +1,16 @@
 // The decoder, its checkpoints, LoRA adapters and generation.
-export { fromHFConfig, flopsPerToken, modelConfig, parameterCount, toHFConfig, validateConfig } from './config';
+export { CONFIG_LIMITS, fromHFConfig, flopsPerToken, modelConfig, parameterCount, toHFConfig, validateConfig } from './config';
+export { inverseFrequencies, SUPPORTED_ROPE_TYPES } from './rope_scaling';
+export type { RopeScaling } from './rope_scaling';
 export type { ModelConfig, ModelConfigInput } from './config';
 export { createDecoder, decoderFromWeights, disposeCache, disposeDecoder, forward, outputLogits, rmsNorm } from './decoder';
 export type { Decoder, ForwardOptions, ForwardResult, KVCache } from './decoder';
 export { initWeights, weightSpecs } from './weights';
 export type { WeightSpec, Weights } from './weights';
-export { encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors';
-export type { NamedArray } from './safetensors';
-export { exportWeights, loadCheckpoint, modelFiles, saveCheckpoint, writeCheckpointFolder } from './checkpoint';
+export { encodeSafetensors, readSafetensors, readSafetensorsHeader, readSafetensorsTensors, writeSafetensors } from './safetensors';
+export type { NamedArray, SafetensorsHeader, TensorEntry } from './safetensors';
+export { exportWeights, loadCheckpoint, modelFiles, recoverCheckpointFolder, saveCheckpoint, writeCheckpointFolder } from './checkpoint';
+export type { RecoveryReport, SaveStage, WriteFolderOptions } from './atomic_folder';
 export type { LoadedCheckpoint } from './checkpoint';
 export { adapterFiles, addLora, loadAdapters, loraProjections, mergeLora, removeLora, saveAdapters } from './lora';
 export type { LoraConfig } from './lora';

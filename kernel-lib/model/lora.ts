@@ -9,7 +9,8 @@ import { randomStream } from '../runtime/seed';
 import type { Decoder } from './decoder';
 import { loraKeys, loraState, type LoraConfig } from './lora_state';
 import { readSafetensors, encodeSafetensors, type NamedArray } from './safetensors';
-import { transpose2d, writeCheckpointFolder } from './checkpoint';
+import { recoverCheckpointFolder, transpose2d, writeCheckpointFolder } from './checkpoint';
+import { fileInsideFolder, readJsonObject } from './files';
 import { weightSpecs } from './weights';
 
 export type { LoraConfig } from './lora_state';
@@ -108,14 +109,15 @@ export function adapterFiles(model: Decoder, baseModel = ''): Record<string, Uin
 
 /** Loads PEFT-layout adapters onto a model that has none; shapes are checked against the model. */
 export function loadAdapters(dir: string, model: Decoder): void {
+  recoverCheckpointFolder(dir);
   const configFile = path.join(dir, 'adapter_config.json');
   if (!fs.existsSync(configFile)) throw new Error(`${dir}: missing adapter_config.json (a PEFT LoRA folder was expected)`);
-  const raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+  const raw = readJsonObject(fileInsideFolder(dir, 'adapter_config.json', dir), 'adapter_config.json') as Record<string, any>;
   if (raw.peft_type !== 'LORA') throw new Error(`${configFile}: peft_type ${JSON.stringify(raw.peft_type)}; expected "LORA"`);
   const targets: string[] = Array.isArray(raw.target_modules) ? raw.target_modules : [];
   if (!targets.length) throw new Error(`${configFile}: "target_modules" must list projection names`);
   const config: LoraConfig = { rank: raw.r, alpha: raw.lora_alpha ?? raw.r, dropout: raw.lora_dropout ?? 0, targets };
-  const file = path.join(dir, 'adapter_model.safetensors');
+  const file = fileInsideFolder(dir, 'adapter_model.safetensors', dir);
   const { tensors: stored } = readSafetensors(file);
   if (model.lora) throw new Error('lora: the model already has adapters; merge or remove them first');
   const projections = loraProjections(model, targets);

@@ -6,13 +6,13 @@
 // kernels forward and backward).
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
+import { inverseFrequencies } from './rope_scaling';
 
 export interface RopeTables {
-  /** cos and sin for positions 0..max-1: [max, head_dim]. */
-  cos: tf.Tensor2D;
-  sin: tf.Tensor2D;
   /** [head_dim, head_dim] with x @ rotate = rotate_half(x). */
   rotate: tf.Tensor2D;
+  /** Positions the cos/sin tables cover so far; they grow as longer sequences arrive. */
+  readonly length: number;
   /** cos/sin broadcastable over [B, heads, T, head_dim] for these positions (created in the caller's scope). */
   at(batch: number, time: number, past: number, positions?: tf.Tensor2D): { cos: tf.Tensor; sin: tf.Tensor };
   /** The causal additive mask [T, T], cached per length. */
@@ -20,43 +20,75 @@ export interface RopeTables {
   dispose(): void;
 }
 
+/** The first tables cover this many positions (or max_position_embeddings if smaller), then double as needed. */
+const FIRST_LENGTH = 256;
+
+/**
+ * cos/sin tables built lazily: a config may allow millions of positions, and
+ * building them all up front costs seconds and gigabytes for nothing.
+ */
 export function ropeTables(config: ModelConfig): RopeTables {
   const hd = config.head_dim;
   const half = hd / 2;
   const max = config.max_position_embeddings;
-  const cosV = new Float32Array(max * hd);
-  const sinV = new Float32Array(max * hd);
-  for (let pos = 0; pos < max; pos++) {
-    for (let i = 0; i < half; i++) {
-      // Same arithmetic order as transformers: inv_freq in float32, then pos * inv_freq.
-      const invFreq = Math.fround(1 / Math.pow(config.rope_theta, (2 * i) / hd));
-      const angle = Math.fround(pos * invFreq);
-      cosV[pos * hd + i] = cosV[pos * hd + i + half] = Math.cos(angle);
-      sinV[pos * hd + i] = sinV[pos * hd + i + half] = Math.sin(angle);
+  const invFreq = inverseFrequencies(hd, config.rope_theta, config.rope_scaling);
+  let length = 0;
+  let cos: tf.Tensor2D | undefined;
+  let sin: tf.Tensor2D | undefined;
+  // Tables replaced by larger ones stay alive until dispose(): a forward still
+  // on the gradient tape may hold slices of them.
+  const retired: tf.Tensor[] = [];
+
+  const ensure = (needed: number): void => {
+    if (needed <= length) return;
+    if (needed > max) throw new Error(`decoder: position ${needed - 1} is beyond max_position_embeddings (${max})`);
+    let next = Math.max(length, Math.min(FIRST_LENGTH, max));
+    while (next < needed) next *= 2;
+    next = Math.min(next, max);
+    const cosV = new Float32Array(next * hd);
+    const sinV = new Float32Array(next * hd);
+    for (let pos = 0; pos < next; pos++) {
+      for (let i = 0; i < half; i++) {
+        // Same arithmetic order as transformers: inv_freq in float32, then pos * inv_freq in float32.
+        const angle = Math.fround(pos * invFreq[i]);
+        cosV[pos * hd + i] = cosV[pos * hd + i + half] = Math.cos(angle);
+        sinV[pos * hd + i] = sinV[pos * hd + i + half] = Math.sin(angle);
+      }
     }
-  }
+    if (cos && sin) retired.push(cos, sin);
+    cos = tf.keep(tf.tensor2d(cosV, [next, hd]));
+    sin = tf.keep(tf.tensor2d(sinV, [next, hd]));
+    length = next;
+  };
+
   const rot = new Float32Array(hd * hd);
   for (let j = 0; j < half; j++) {
     rot[(j + half) * hd + j] = -1; // out[j] = -x[j + half]
     rot[j * hd + j + half] = 1; // out[j + half] = x[j]
   }
-  const cos = tf.keep(tf.tensor2d(cosV, [max, hd]));
-  const sin = tf.keep(tf.tensor2d(sinV, [max, hd]));
   const rotate = tf.keep(tf.tensor2d(rot, [hd, hd]));
   const biases = new Map<number, tf.Tensor2D>();
 
   return {
-    cos,
-    sin,
     rotate,
+    get length() {
+      return length;
+    },
     at(batch, time, past, positions) {
       if (positions) {
+        const ids = positions.dataSync();
+        let top = 0;
+        for (let i = 0; i < ids.length; i++) {
+          if (!(ids[i] >= 0)) throw new Error(`decoder: position ${ids[i]} (entry ${i} of positions) is negative`);
+          top = Math.max(top, ids[i]);
+        }
+        ensure(top + 1);
         const flat = tf.reshape(positions, [batch * time]);
-        const max = config.max_position_embeddings;
-        const pick = (table: tf.Tensor2D) => tf.reshape(tf.gather(table, tf.clipByValue(flat, 0, max - 1)), [batch, 1, time, hd]);
-        return { cos: pick(cos), sin: pick(sin) };
+        const pick = (table: tf.Tensor2D) => tf.reshape(tf.gather(table, flat), [batch, 1, time, hd]);
+        return { cos: pick(cos!), sin: pick(sin!) };
       }
-      return { cos: tf.slice(cos, [past, 0], [time, hd]), sin: tf.slice(sin, [past, 0], [time, hd]) };
+      ensure(past + time);
+      return { cos: tf.slice(cos!, [past, 0], [time, hd]), sin: tf.slice(sin!, [past, 0], [time, hd]) };
     },
     causalBias(time) {
       let bias = biases.get(time);
@@ -69,8 +101,11 @@ export function ropeTables(config: ModelConfig): RopeTables {
       return bias;
     },
     dispose() {
-      for (const t of [cos, sin, rotate, ...biases.values()]) t.dispose();
+      for (const t of [cos, sin, rotate, ...retired, ...biases.values()]) t?.dispose();
+      retired.length = 0;
       biases.clear();
+      cos = sin = undefined;
+      length = 0;
     },
   };
 }

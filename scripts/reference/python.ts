@@ -23,3 +23,20 @@ export function runReference(python: string, args: string[]): unknown {
   const out = execFileSync(python, [REFERENCE_SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
+
+/**
+ * Finds a Python that can import torch and transformers (the golden-fixture
+ * scripts and live checks): $WORKBOOK_PYTHON, then the project's venv at
+ * /work/venv, then python3 on PATH. Debian's python3 has torch but no transformers.
+ */
+export function findTransformersPython(): string | null {
+  for (const py of [process.env.WORKBOOK_PYTHON, '/work/venv/bin/python', 'python3'].filter(Boolean) as string[]) {
+    try {
+      execFileSync(py, ['-c', 'import torch, transformers'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      /* try the next */
+    }
+  }
+  return null;
+}
