@@ -97,6 +97,7 @@ export class KernelClient {
   private stderrTail = '';
   private closed = false;
   private death: KernelDiedError | null = null;
+  private groupEnded = false;
 
   private constructor(
     readonly connection: ConnectionInfo,
@@ -178,6 +179,7 @@ export class KernelClient {
       this.deathListeners.clear();
       // What the cells started dies with the kernel, however the kernel ended.
       this.signalGroup('SIGKILL');
+      this.groupEnded = true;
       this.removeConnectionFile();
       live.delete(this);
     });
@@ -186,7 +188,8 @@ export class KernelClient {
   /** Signals the kernel's process group; false when no process of it is left. */
   private signalGroup(signal: NodeJS.Signals): boolean {
     const pid = this.process.pid;
-    if (pid === undefined) return false;
+    // Once the group has been killed its id may be reused: never signal it again.
+    if (pid === undefined || this.groupEnded) return false;
     try {
       process.kill(-pid, signal);
       return true;
@@ -361,11 +364,9 @@ export class KernelClient {
       const exited = new Promise((resolve) => this.process.once('exit', resolve));
       this.signalGroup('SIGTERM');
       const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
-      await exited;
+      await exited; // its 'exit' handler has killed the rest of the group
       clearTimeout(timer);
     }
-    // Children that outlived the kernel (or ignored SIGTERM) go too.
-    this.signalGroup('SIGKILL');
     live.delete(this);
     if (this.closed) return;
     this.closed = true;

@@ -1,6 +1,7 @@
 // The kernel is private, as Jupyter's own clients keep it: loopback ports, a
 // fresh HMAC key per kernel, an owner-only connection file removed afterwards,
-// and a request with a wrong signature runs nothing.
+// and a request with a wrong signature runs nothing and reveals nothing (a
+// client that knows only the ports cannot learn a valid signature from iopub).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
