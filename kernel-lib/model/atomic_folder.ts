@@ -81,7 +81,12 @@ function syncFolder(folder: string): void {
  */
 export function recoverCheckpointFolder(dir: string): RecoveryReport {
   const report: RecoveryReport = { removed: [] };
-  const stale = leftovers(dir).filter((l) => !isAlive(l.pid));
+  const all = leftovers(dir);
+  const stale = all.filter((l) => !isAlive(l.pid));
+  const busy = all.find((l) => l.kind === 'old' && !stale.includes(l));
+  if (busy && !fs.existsSync(dir)) {
+    throw new Error(`${dir}: missing while process ${busy.pid} replaces it (its previous version is ${busy.path}); try again when that save has finished`);
+  }
   if (!stale.length) return report;
   if (!fs.existsSync(dir)) {
     const olds = stale.filter((l) => l.kind === 'old').sort((a, b) => b.ms - a.ms);

@@ -36,6 +36,12 @@ export async function generate(model: Decoder, prompts: number[][], options: Gen
       if (!(Number.isInteger(id) && id >= 0 && id < vocab)) throw new Error(`generate: prompt ${r} token ${j} is ${id}, outside the vocabulary [0, ${vocab})`);
     });
   });
+  if (!(Number.isInteger(padTokenId) && padTokenId >= 0 && padTokenId < vocab)) {
+    throw new Error(`generate: padTokenId ${padTokenId} is outside the vocabulary [0, ${vocab})`);
+  }
+  stopTokens.forEach((id, i) => {
+    if (!Number.isInteger(id)) throw new Error(`generate: stopTokens[${i}] is ${id}, not a token id`);
+  });
   const B = prompts.length;
   const width = Math.max(...prompts.map((p) => p.length));
   if (width + maxNewTokens > model.config.max_position_embeddings) {

@@ -122,6 +122,10 @@ describe('model/decoder', () => {
   it('rejects prompts that do not fit or hold ids outside the vocabulary, by name', async () => {
     await assert.rejects(generate(model, [[1, 2, 99]], { maxNewTokens: 2 }), /prompt 0 token 2 is 99, outside the vocabulary \[0, 61\)/);
     await assert.rejects(generate(model, [[1, 2, 3]], { maxNewTokens: 46 }), /exceeds max_position_embeddings \(48\)/);
+    await assert.rejects(generate(model, [[4], [5, 6, -1]], { maxNewTokens: 2 }), /prompt 1 token 2 is -1, outside the vocabulary \[0, 61\)/);
+    // Shorter prompts are padded with padTokenId, which goes through the embedding too.
+    await assert.rejects(generate(model, [[1], [2, 3]], { maxNewTokens: 2, padTokenId: 61 }), /generate: padTokenId 61 is outside the vocabulary \[0, 61\)/);
+    await assert.rejects(generate(model, [[1]], { maxNewTokens: 2, stopTokens: [1.5] }), /generate: stopTokens\[0\] is 1\.5, not a token id/);
     assert.throws(() => modelConfig({ vocab_size: 10, hidden_size: 30, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 3 }), /multiple of num_key_value_heads/);
   });
 });
