@@ -265,20 +265,16 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
     cell.execution_count = null;
   }
   let kernel: KernelClient;
+  const notRun = (failure: CellFailure): ExecuteResult => ({ notebook, failure, codeCellsRun: 0, codeCellCount: codeCells.length });
   try {
     kernel = await KernelClient.start({ cwd: path.resolve(options.cwd), env: options.env });
-    if (options.signal?.aborted) {
-      await kernel.kill();
-      throw new Error(`interrupted by ${abortReason(options.signal)} while the kernel started`);
-    }
   } catch (err) {
-    const evalue = (err as Error).message;
-    return {
-      notebook,
-      failure: { cell: 0, cellId: null, kind: 'start', ename: 'KernelStartError', evalue },
-      codeCellsRun: 0,
-      codeCellCount: codeCells.length,
-    };
+    return notRun({ cell: 0, cellId: null, kind: 'start', ename: 'KernelStartError', evalue: (err as Error).message });
+  }
+  if (options.signal?.aborted) {
+    await kernel.kill();
+    const evalue = `the run was interrupted (${abortReason(options.signal)}) while the kernel started`;
+    return notRun({ cell: 0, cellId: null, kind: 'interrupted', ename: 'Interrupted', evalue });
   }
   const displays = new Map<string, Output[]>();
   let failure: CellFailure | null = null;
