@@ -53,6 +53,7 @@ export class KernelDiedError extends Error {
 type Listener = (msg: Message) => void;
 
 const LOOPBACK = '127.0.0.1';
+const WINDOWS = process.platform === 'win32';
 const STDERR_KEPT = 8192;
 /** After an execute_reply, how long to wait for the idle status (and trailing output) that should follow it. */
 export const IDLE_GRACE_MS = 1000;
@@ -128,7 +129,9 @@ export class KernelClient {
     fs.writeFileSync(connectionFile, JSON.stringify(connection), { mode: 0o600, flag: 'wx' });
 
     // detached: a process group of its own, which kill() ends as a whole; it
-    // also keeps a terminal's Ctrl-C away from the kernel (the runner handles it).
+    // also keeps a terminal's Ctrl-C away from the kernel (the runner handles
+    // it). Windows has no process groups to signal (and detached would open a
+    // console window there): the kernel alone is ended.
     const argv = (options.argv ?? [process.execPath, tslabBinary(), 'kernel', '--config-path', '{connection_file}']).map((a) =>
       a === '{connection_file}' ? connectionFile : a,
     );
@@ -136,7 +139,7 @@ export class KernelClient {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
+      detached: !WINDOWS,
     });
     const client = new KernelClient(connection, connectionFile, connectionDir, child);
     installExitHook();
@@ -191,6 +194,7 @@ export class KernelClient {
     // Once the group has been killed its id may be reused: never signal it again.
     if (pid === undefined || this.groupEnded) return false;
     try {
+      if (WINDOWS) return this.process.kill(signal);
       process.kill(-pid, signal);
       return true;
     } catch {
