@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { IDLE_GRACE_MS, KernelClient } from '../../scripts/workbook/kernel';
 import type { CodeCell, Notebook } from '../../scripts/workbook/notebook';
 import { sourceText } from '../../scripts/workbook/notebook';
+import type { Message } from '../../scripts/workbook/protocol';
 import { runWorkbook } from '../../scripts/workbook/run';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -48,7 +49,7 @@ describe('workbook: chatty cells', () => {
       });
       const result = await Promise.race([request, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
       assert.notEqual(result, 'hung', 'the request waited for an idle status that never came');
-      assert.equal((result as { content: { status: string } }).content.status, 'ok');
+      assert.equal((result as Message).content.status, 'ok');
       assert.ok(Date.now() - started < IDLE_GRACE_MS + 3000, `ended ${Date.now() - started}ms after sending`);
       assert.deepEqual(seen, ['output before the reply\n']);
     } finally {
