@@ -38,6 +38,12 @@ export interface ExecuteResult {
 
 /** After an interrupt, how long to wait for the kernel to give up the cell before killing it. */
 const INTERRUPT_GRACE_MS = 3000;
+/**
+ * How long to wait, after a cell, for the kernel to answer a kernel_info
+ * request. A kernel kept busy longer by work the cell left behind (a timer)
+ * is not waited for: the next cell's time limit applies to it.
+ */
+const FLUSH_LIMIT_MS = 10_000;
 
 // nbformat wants JSON MIME types stored as JSON, but tslab.display.raw sends
 // them as strings; front ends then fail to render them. Parse them back.
@@ -237,11 +243,7 @@ async function runCell(
   return first;
 }
 
-/**
- * Waits until the kernel has answered a kernel_info request (and published
- * its idle status), or `limitMs`, or an abort: a kernel kept busy by a timer
- * the cell set is then caught by the next cell's time limit.
- */
+/** Waits until the kernel has answered a kernel_info request (and published its idle status), or `limitMs`, or an abort. */
 async function flush(kernel: KernelClient, limitMs: number, signal: AbortSignal | undefined): Promise<void> {
   const answered = kernel.request('shell', 'kernel_info_request', {}).catch((err) => {
     if (!(err instanceof KernelDiedError)) throw err;
@@ -327,7 +329,7 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
           // A round trip makes the kernel finish its pending work (unhandled
           // rejections are reported once the cell's microtasks have run), so
           // an error the cell caused shows up in this cell, not the next.
-          await flush(kernel, options.cellTimeoutMs, options.signal);
+          await flush(kernel, Math.min(FLUSH_LIMIT_MS, options.cellTimeoutMs), options.signal);
           failure = lateError();
         }
       } else if (outcome.kind === 'timeout') {
