@@ -11,7 +11,9 @@ const USAGE = `usage: npm run workbook -- [notebook ...] [options]
 
 Runs each notebook (all of notebooks/ by default, or those named: '04-sft',
 '04') in a fresh tslab kernel and writes the executed copies and manifest.json
-to the output folder. Exits non-zero if any notebook failed.
+to the output folder. Exits non-zero if any notebook failed. Ctrl-C (or
+SIGTERM) ends the running kernel and what its cells started, and writes the
+manifest marked interrupted (exit 130, or 143); a second one exits at once.
 
 options:
   --mode quick|full     run size, injected as the parameter 'mode' (default quick)
