@@ -99,6 +99,22 @@ describe('model/checkpoint killed mid-save', function () {
     assert.deepEqual(hidden(parent), []);
   });
 
+  it('the state such a kill leaves, made by hand (a dead process\'s .old and .tmp, no folder), loads the previous checkpoint', async () => {
+    const parent = path.join(root, 'e');
+    const dir = path.join(parent, 'ckpt');
+    saveCheckpoint(dir, first);
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.once('exit', resolve));
+    const stamp = `${dead.pid}.${Date.now()}`;
+    fs.renameSync(dir, path.join(parent, `.ckpt.${stamp}.old`));
+    fs.mkdirSync(path.join(parent, `.ckpt.${stamp}.tmp`));
+    fs.writeFileSync(path.join(parent, `.ckpt.${stamp}.tmp`, 'model.safetensors'), Buffer.alloc(1 << 20));
+    const { model } = loadCheckpoint(dir);
+    assertWeights(model, first);
+    disposeDecoder(model);
+    assert.deepEqual(hidden(parent), []);
+  });
+
   it('a save still running keeps its temporaries; a load meanwhile says who is replacing the folder', async () => {
     const parent = path.join(root, 'd');
     const dir = path.join(parent, 'ckpt');
