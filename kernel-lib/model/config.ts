@@ -59,7 +59,8 @@ export const CONFIG_LIMITS = {
   num_hidden_layers: 1 << 10,
   num_attention_heads: 1 << 10,
   num_key_value_heads: 1 << 10,
-  head_dim: 1 << 12,
+  // The rotate_half matrix is head_dim², so this bound also caps it (4 MB).
+  head_dim: 1 << 10,
   max_position_embeddings: 1 << 24,
 } as const;
 

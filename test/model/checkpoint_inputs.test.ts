@@ -153,6 +153,7 @@ describe('model/checkpoint inputs: index and config.json', () => {
       [{ num_hidden_layers: 1e8 }, /"num_hidden_layers" is 100000000, above the limit of 1024/],
       [{ max_position_embeddings: 1e9 }, /"max_position_embeddings" is 1000000000, above the limit of 16777216/],
       [{ vocab_size: 2 ** 40 }, /"vocab_size" is 1099511627776, above the limit/],
+      [{ head_dim: 1 << 11 }, /"head_dim" is 2048, above the limit of 1024/],
       [{ hidden_size: 1.5 }, /"hidden_size" must be a positive integer, got 1\.5/],
       [{ num_attention_heads: -4 }, /"num_attention_heads" must be a positive integer, got -4/],
       [{ intermediate_size: '48' }, /"intermediate_size" must be a number, got "48"/],
