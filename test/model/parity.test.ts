@@ -2,6 +2,7 @@
 // (scripts/reference/llama_reference.py): the same checkpoint gives the same
 // logits there and here, in both directions of saving. Runs where a python3
 // with torch is found (Debian: python3-torch; .ci/run installs it).
+import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -70,6 +71,20 @@ describe('model/parity with PyTorch', function () {
     const config = { ...toHFConfig(tinyConfig({ tie_word_embeddings: true, num_key_value_heads: 4, rope_theta: 500000 })) };
     runReference(python!, ['make-checkpoint', '--config-json', JSON.stringify(config), '--out', out, '--seed', '5']);
     const { model } = loadCheckpoint(out);
+    assertClose(ours(model, ids), theirs(python!, out, ids), 2e-5, 'logits');
+    disposeDecoder(model);
+  });
+
+  it('the same checkpoint with config.json in transformers 5\'s form (rope_parameters) gives the same logits', () => {
+    const out = path.join(dir, 'theirs-v5');
+    const config: Record<string, unknown> = { ...toHFConfig(tinyConfig({ num_key_value_heads: 4, rope_theta: 500000 })) };
+    runReference(python!, ['make-checkpoint', '--config-json', JSON.stringify(config), '--out', out, '--seed', '6']);
+    const file = path.join(out, 'config.json');
+    const { rope_theta, rope_scaling, ...rest } = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.equal(rope_scaling, null);
+    fs.writeFileSync(file, JSON.stringify({ ...rest, rope_parameters: { rope_type: 'default', rope_theta } }));
+    const { model } = loadCheckpoint(out);
+    assert.equal(model.config.rope_theta, 500000);
     assertClose(ours(model, ids), theirs(python!, out, ids), 2e-5, 'logits');
     disposeDecoder(model);
   });
