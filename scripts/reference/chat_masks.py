@@ -14,8 +14,8 @@ generation block holds exactly what the model writes after the assistant
 header: the reply (with any <think> block the template writes) and its
 end-of-turn token, not the newline after it.
 
-Usage (needs transformers; /work/venv has it):
-  python scripts/reference/chat_masks.py [--out test/fixtures/text/chat_masks.json]
+Usage (needs transformers, e.g. the .venv of scripts/reference/README.md):
+  .venv/bin/python scripts/reference/chat_masks.py [--out test/fixtures/text/chat_masks.json]
 Prints the JSON to stdout when --out is not given.
 """
 

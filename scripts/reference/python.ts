@@ -24,15 +24,18 @@ export function runReference(python: string, args: string[]): unknown {
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
+/** The project's own virtual environment (`python3 -m venv .venv`; ignored by git). */
+export const PROJECT_VENV_PYTHON = path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
+
 /**
  * Finds a Python that can import torch and transformers (the golden-fixture
- * scripts and live checks): $WORKBOOK_PYTHON, then the project's venv at
- * /work/venv, then python3 on PATH. Debian's python3 has torch but no transformers.
+ * scripts and live checks): $WORKBOOK_PYTHON, then the project's `.venv`,
+ * then python3 on PATH. Debian's python3 has torch but no transformers.
  */
 export function findTransformersPython(): string | null {
-  for (const py of [process.env.WORKBOOK_PYTHON, '/work/venv/bin/python', 'python3'].filter(Boolean) as string[]) {
+  for (const py of [process.env.WORKBOOK_PYTHON, PROJECT_VENV_PYTHON, 'python3'].filter(Boolean) as string[]) {
     try {
-      execFileSync(py, ['-c', 'import torch, transformers'], { stdio: 'ignore' });
+      execFileSync(py, ['-c', 'import torch, transformers'], { stdio: 'ignore', timeout: 120_000 });
       return py;
     } catch {
       /* try the next */

@@ -11,7 +11,7 @@ in the older form (top-level rope_theta, rope_scaling with "rope_type" or
 "type"). test/model/rope_scaling.test.ts compares the TypeScript loader
 against these files, so CI needs no Python.
 
-    /work/venv/bin/python scripts/reference/rope_golden.py --out test/fixtures/model/rope
+    .venv/bin/python scripts/reference/rope_golden.py --out test/fixtures/model/rope
 
 Needs torch and transformers (a venv: see scripts/reference/README.md).
 """

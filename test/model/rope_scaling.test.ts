@@ -131,7 +131,7 @@ describe('model/rope scaling, live against transformers', function () {
   before(async function () {
     python = findTransformersPython();
     if (!python) {
-      console.log('      SKIPPED: no Python with torch and transformers ($WORKBOOK_PYTHON, /work/venv/bin/python); the committed golden files were checked above');
+      console.log('      SKIPPED: no Python with torch and transformers ($WORKBOOK_PYTHON, .venv/bin/python, python3); the committed golden files were checked above');
       this.skip();
     }
     await selectBackend('wasm');

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildSftExample, loadTokenizer, templateFromTokenizerConfig, type BpeTokenizer, type ChatMessage, type ChatTemplate } from '../../kernel-lib/text';
-import { findTransformersPython } from './reference_python';
+import { findTransformersPython } from '../../scripts/reference/python';
 
 const ROOT = path.join(__dirname, '../..');
 const GOLDEN_FILE = path.join(ROOT, 'test/fixtures/text/chat_masks.json');
@@ -95,7 +95,7 @@ describe('text/assistant masks against transformers (golden, from scripts/refere
     this.timeout(300_000);
     const python = findTransformersPython();
     if (python === null) {
-      console.log('    (skipped: no Python with transformers; set WORKBOOK_PYTHON or create /work/venv to run the live reference)');
+      console.log('    (skipped: no Python with transformers; set WORKBOOK_PYTHON or create .venv (see scripts/reference/README.md) to run the live reference)');
       this.skip();
     }
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chat-masks-')), 'chat_masks.json');
