@@ -9,7 +9,7 @@
 // process that is still alive are never touched: it may be mid-save.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileSynced } from '../runtime/files';
+import { mayStillBeWriting, writeFileSynced } from '../runtime/files';
 
 /** Points in a save where a test may stop the process (see test/model/checkpoint_crash.test.ts). */
 export type SaveStage = 'written' | 'old-moved';
@@ -31,16 +31,6 @@ interface Leftover {
   pid: number;
   ms: number;
   kind: 'tmp' | 'old';
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return false; // saves are synchronous: our own leftovers are from a save that threw
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function leftovers(dir: string): Leftover[] {
@@ -82,7 +72,7 @@ function syncFolder(folder: string): void {
 export function recoverCheckpointFolder(dir: string): RecoveryReport {
   const report: RecoveryReport = { removed: [] };
   const all = leftovers(dir);
-  const stale = all.filter((l) => !isAlive(l.pid));
+  const stale = all.filter((l) => !mayStillBeWriting(l.pid));
   const busy = all.find((l) => l.kind === 'old' && !stale.includes(l));
   if (busy && !fs.existsSync(dir)) {
     throw new Error(`${dir}: missing while process ${busy.pid} replaces it (its previous version is ${busy.path}); try again when that save has finished`);

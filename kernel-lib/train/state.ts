@@ -8,6 +8,7 @@ import type { ModelConfig } from '../model/config';
 import type { Decoder } from '../model/decoder';
 import type { LoraConfig } from '../model/lora_state';
 import { modelFiles, writeCheckpointFolder } from '../model/checkpoint';
+import { recoverCheckpointFolder } from '../model/atomic_folder';
 import { loadCheckpoint } from '../model/checkpoint';
 import { adapterFiles, loadAdapters } from '../model/lora';
 import { encodeSafetensors, readSafetensors, type NamedArray } from '../model/safetensors';
@@ -35,6 +36,8 @@ export interface TrainerState {
 
 /** Reads trainer_state.json of a training checkpoint folder. */
 export function readTrainerState(dir: string): TrainerState {
+  // A save killed between its two renames leaves the previous checkpoint under a hidden name: put it back first.
+  recoverCheckpointFolder(dir);
   const stateFile = path.join(dir, TRAINER_STATE_FILE);
   if (!fs.existsSync(stateFile)) throw new Error(`${dir}: missing ${TRAINER_STATE_FILE}; not a training checkpoint`);
   let state: TrainerState;
