@@ -42,7 +42,16 @@ export interface ForwardOptions {
   returnCache?: boolean;
   /** Training mode turns on LoRA dropout, seeded by this number. */
   dropoutSeed?: number;
+  /**
+   * Training mode with one dropout seed per batch row (instead of
+   * dropoutSeed): a row draws the masks it would draw alone with dropoutSeed
+   * set to its seed, so its masks do not depend on the rows beside it.
+   */
+  dropoutRowSeeds?: number[];
 }
+
+/** A forward's dropout seeds: one for the whole batch, or one per batch row. */
+type DropoutSeeds = number | number[];
 
 export interface ForwardResult {
   /** [batch, time, vocab] */
@@ -82,12 +91,27 @@ function weight(model: Decoder, name: string): tf.Tensor {
   return w;
 }
 
+/**
+ * Inverted dropout of x [B*T, in] at `rate`. Per-row seeds draw each row's
+ * uniforms [T, in] as tf.dropout would for that row alone, and the keep mask
+ * is the same arithmetic, so a batch gives its rows' single-row masks bit for
+ * bit in one pass.
+ */
+function dropoutRows(x: tf.Tensor2D, rate: number, seeds: DropoutSeeds): tf.Tensor {
+  if (typeof seeds === 'number') return tf.dropout(x, rate, undefined, seeds);
+  const [tokens, features] = x.shape;
+  const time = tokens / seeds.length;
+  const uniform = tf.concat(seeds.map((seed) => tf.randomUniform([time, features], 0, 1, 'float32', seed)), 0);
+  const keep = 1 - rate;
+  return tf.mul(x, tf.div(tf.floor(tf.add(uniform, keep)), keep));
+}
+
 /** x @ W for x [tokens, in], plus the LoRA update when the projection has an adapter. */
-function linear(model: Decoder, x: tf.Tensor2D, name: string, dropoutSeed?: number): tf.Tensor2D {
+function linear(model: Decoder, x: tf.Tensor2D, name: string, dropout?: DropoutSeeds): tf.Tensor2D {
   const y: tf.Tensor2D = tf.matMul(x, weight(model, name) as tf.Tensor2D);
   const adapter = model.lora?.adapterFor(name);
   if (!adapter) return y;
-  const xin = dropoutSeed !== undefined && adapter.dropout > 0 ? tf.dropout(x, adapter.dropout, undefined, dropoutSeed) : x;
+  const xin = dropout !== undefined && adapter.dropout > 0 ? dropoutRows(x, adapter.dropout, dropout) : x;
   const update = tf.matMul(tf.matMul(xin, adapter.a), adapter.b);
   return tf.add(y, tf.mul(update, adapter.scale));
 }
@@ -119,7 +143,7 @@ interface AttentionContext {
   cos: tf.Tensor;
   sin: tf.Tensor;
   bias: tf.Tensor;
-  dropoutSeed?: number;
+  dropout?: DropoutSeeds;
 }
 
 function attention(
@@ -134,9 +158,9 @@ function attention(
   const p = `${layerPrefix(layer)}.self_attn`;
   const rotate = model.rope.rotate;
   // Scaling q by 1/sqrt(hd) before the product is cheaper than scaling the scores.
-  const q = tf.mul(applyRope(splitHeads(linear(model, x, `${p}.q_proj.weight`, ctx.dropoutSeed), B, T, H, hd), ctx.cos, ctx.sin, rotate), 1 / Math.sqrt(hd));
-  let k = applyRope(splitHeads(linear(model, x, `${p}.k_proj.weight`, ctx.dropoutSeed), B, T, KV, hd), ctx.cos, ctx.sin, rotate);
-  let v = splitHeads(linear(model, x, `${p}.v_proj.weight`, ctx.dropoutSeed), B, T, KV, hd);
+  const q = tf.mul(applyRope(splitHeads(linear(model, x, `${p}.q_proj.weight`, ctx.dropout), B, T, H, hd), ctx.cos, ctx.sin, rotate), 1 / Math.sqrt(hd));
+  let k = applyRope(splitHeads(linear(model, x, `${p}.k_proj.weight`, ctx.dropout), B, T, KV, hd), ctx.cos, ctx.sin, rotate);
+  let v = splitHeads(linear(model, x, `${p}.v_proj.weight`, ctx.dropout), B, T, KV, hd);
   if (cached) {
     k = tf.concat([cached.k, k], 2);
     v = tf.concat([cached.v, v], 2);
@@ -150,14 +174,23 @@ function attention(
   const probs = tf.softmax(tf.add(scores, ctx.bias));
   const mixed = tf.reshape(tf.matMul(tf.reshape(probs, [B, KV, rep * T, keys]), v), [B, H, T, hd]);
   const merged = tf.reshape(tf.transpose(mixed, [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
-  return { out: linear(model, merged, `${p}.o_proj.weight`, ctx.dropoutSeed), k, v };
+  return { out: linear(model, merged, `${p}.o_proj.weight`, ctx.dropout), k, v };
 }
 
-function mlp(model: Decoder, layer: number, x: tf.Tensor2D, dropoutSeed?: number): tf.Tensor2D {
+function mlp(model: Decoder, layer: number, x: tf.Tensor2D, dropout?: DropoutSeeds): tf.Tensor2D {
   const p = `${layerPrefix(layer)}.mlp`;
-  const gate = linear(model, x, `${p}.gate_proj.weight`, dropoutSeed);
-  const up = linear(model, x, `${p}.up_proj.weight`, dropoutSeed);
-  return linear(model, tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.down_proj.weight`, dropoutSeed);
+  const gate = linear(model, x, `${p}.gate_proj.weight`, dropout);
+  const up = linear(model, x, `${p}.up_proj.weight`, dropout);
+  return linear(model, tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.down_proj.weight`, dropout);
+}
+
+/** The forward's dropout seeds, checked against the batch size; undefined outside training. */
+function dropoutSeeds(options: ForwardOptions, batch: number): DropoutSeeds | undefined {
+  const rowSeeds = options.dropoutRowSeeds;
+  if (rowSeeds === undefined) return options.dropoutSeed;
+  if (options.dropoutSeed !== undefined) throw new Error('decoder: give dropoutSeed or dropoutRowSeeds, not both');
+  if (rowSeeds.length !== batch) throw new Error(`decoder: dropoutRowSeeds has ${rowSeeds.length} seeds, expected one per batch row (${batch})`);
+  return rowSeeds;
 }
 
 /** Final hidden states [B*T, D] after the last norm. */
@@ -170,7 +203,7 @@ function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardOptions)
   }
   const { cos, sin } = model.rope.at(B, T, past, options.positions);
   const bias = options.cache || options.keyMask || options.positions ? attentionBias(past, T, options.keyMask) : model.rope.causalBias(T);
-  const ctx: AttentionContext = { batch: B, time: T, cos, sin, bias, dropoutSeed: options.dropoutSeed };
+  const ctx: AttentionContext = { batch: B, time: T, cos, sin, bias, dropout: dropoutSeeds(options, B) };
 
   let h: tf.Tensor2D = tf.gather(weight(model, 'model.embed_tokens.weight'), tf.reshape(ids, [B * T])) as tf.Tensor2D;
   const keep = options.cache !== undefined || options.returnCache === true;
@@ -180,7 +213,7 @@ function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardOptions)
     const cached = options.cache ? { k: options.cache.keys[i], v: options.cache.values[i] } : undefined;
     const att = attention(model, i, rmsNorm(h, weight(model, `${p}.input_layernorm.weight`), config.rms_norm_eps), ctx, cached);
     h = tf.add(h, att.out);
-    h = tf.add(h, mlp(model, i, rmsNorm(h, weight(model, `${p}.post_attention_layernorm.weight`), config.rms_norm_eps), ctx.dropoutSeed));
+    h = tf.add(h, mlp(model, i, rmsNorm(h, weight(model, `${p}.post_attention_layernorm.weight`), config.rms_norm_eps), ctx.dropout));
     if (keep) {
       cache.keys.push(att.k);
       cache.values.push(att.v);

@@ -69,18 +69,19 @@ function rowSeed(stepSeed: number, row: number): number {
   return hashString(`${stepSeed}:${row}`);
 }
 
-/** Logits [rows, length, vocab]; with LoRA dropout, row by row so each row's mask depends on its global index only. */
+/**
+ * Logits [rows, length, vocab] in one forward. In training every row gets its
+ * own dropout seed from its global index, so one thread and any split of the
+ * rows over workers draw the same masks.
+ */
 function batchLogits(model: Decoder, batch: LmBatch, context: ObjectiveContext): tf.Tensor3D {
   const { rows, length } = batch;
   const ids = tf.tensor2d(batch.inputs, [rows, length], 'int32');
   const seed = context.dropoutSeed;
-  if (seed === undefined || !((model.lora?.config.dropout ?? 0) > 0)) return forward(model, ids, { dropoutSeed: seed }).logits;
-  // The decoder draws one mask over all rows it is given, so a row's mask
-  // would depend on how the batch was split over workers; one row per call
-  // makes one thread and any number of workers draw the same masks.
+  if (seed === undefined) return forward(model, ids).logits;
   const firstRow = context.firstRow ?? 0;
-  const perRow = tf.split(ids, rows, 0).map((row, r) => forward(model, row as tf.Tensor2D, { dropoutSeed: rowSeed(seed, firstRow + r) }).logits);
-  return tf.concat(perRow, 0);
+  const dropoutRowSeeds = Array.from({ length: rows }, (_, r) => rowSeed(seed, firstRow + r));
+  return forward(model, ids, { dropoutRowSeeds }).logits;
 }
 
 export const lmObjective: Objective<LmBatch> = {

@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
 import {
-  addLora, createDecoder, disposeDecoder, forward, loadAdapters, mergeLora, readSafetensors, saveAdapters, type Decoder,
+  addLora, createDecoder, disposeDecoder, forward, loadAdapters, mergeLora, readSafetensors, saveAdapters, type Decoder, type ForwardOptions,
 } from '../../kernel-lib/model';
 import { computeGradients, computeLoss, lmObjective, randomWindows, train } from '../../kernel-lib/train';
-import { assertClose, tinyConfig } from './helpers';
+import { assertClose, maxAbsDiff, tinyConfig } from './helpers';
 
 const ids = [[1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1]];
 const logitsOf = (model: Decoder) => tf.tidy(() => forward(model, tf.tensor2d(ids, undefined, 'int32')).logits).dataSync() as Float32Array;
@@ -65,6 +65,40 @@ describe('model/lora', () => {
     const dropped = computeGradients(model, lmObjective, batch, { dropoutSeed: 5 }).lossSum;
     assert.notEqual(dropped, plain, 'adapter dropout changes the training loss');
     assert.equal(computeGradients(model, lmObjective, batch, {}).lossSum, plain, 'no dropout without a training seed');
+    disposeDecoder(model);
+  });
+
+  it('per-row dropout seeds: a batched forward gives each row the logits it gets alone with its seed', () => {
+    const model = createDecoder(tinyConfig(), 2);
+    addLora(model, { rank: 4, alpha: 8, dropout: 0.3, targets: ['q_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'] }, 1);
+    perturbAdapters(model);
+    const rows = [[1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1], [9, 9, 3, 3, 40, 41, 42, 60]];
+    const seeds = [11, 902, 3];
+    const run = (ids: number[][], options: ForwardOptions): Float32Array => {
+      const logits = tf.tidy(() => forward(model, tf.tensor2d(ids, undefined, 'int32'), options).logits);
+      const values = Float32Array.from(logits.dataSync() as Float32Array);
+      logits.dispose();
+      return values;
+    };
+    const rowSize = 8 * tinyConfig().vocab_size;
+    const plain = run(rows, {}); // also builds the tables the model caches per length
+    const before = tf.memory().numTensors;
+    const batched = run(rows, { dropoutRowSeeds: seeds });
+    assert.equal(tf.memory().numTensors, before, 'a forward with per-row seeds leaves no tensors behind');
+    assert.ok(maxAbsDiff(batched, plain) > 1e-3, 'per-row seeds turn dropout on');
+    rows.forEach((row, r) => {
+      const part = batched.subarray(r * rowSize, (r + 1) * rowSize);
+      const alone = run([row], { dropoutRowSeeds: [seeds[r]] });
+      assertClose(part, alone, 1e-6, `row ${r} batched vs alone`);
+      // The same row alone under a scalar seed draws the same masks: runs made before per-row seeds reproduce.
+      assert.deepEqual(run([row], { dropoutSeed: seeds[r] }), alone, `row ${r}: dropoutRowSeeds [s] vs dropoutSeed s`);
+    });
+    // A row's mask follows its own seed, not its neighbours' or its place in the batch.
+    const swapped = run([rows[2], rows[0]], { dropoutRowSeeds: [seeds[2], seeds[0]] });
+    assertClose(swapped.subarray(rowSize), batched.subarray(0, rowSize), 1e-6, 'row 0 moved to place 1');
+    assert.ok(maxAbsDiff(run([rows[0]], { dropoutRowSeeds: [12] }), batched.subarray(0, rowSize)) > 1e-3, 'another seed draws another mask');
+    assert.throws(() => run(rows, { dropoutRowSeeds: [1, 2] }), /dropoutRowSeeds has 2 seeds, expected one per batch row \(3\)/);
+    assert.throws(() => run(rows, { dropoutSeed: 1, dropoutRowSeeds: seeds }), /dropoutSeed or dropoutRowSeeds, not both/);
     disposeDecoder(model);
   });
 
