@@ -92,16 +92,18 @@ function weight(model: Decoder, name: string): tf.Tensor {
 }
 
 /**
- * Inverted dropout of x [B*T, in] at `rate`. Per-row seeds draw each row's
- * uniforms [T, in] as tf.dropout would for that row alone, and the keep mask
- * is the same arithmetic, so a batch gives its rows' single-row masks bit for
- * bit in one pass.
+ * Inverted dropout of x [B*T, in] at `rate`, for the adapter of projection
+ * `name`. Each adapter draws its own mask (as PEFT's per-module dropout does):
+ * the seed is combined with the projection's name. Per-row seeds draw each
+ * row's uniforms [T, in] as tf.dropout would for that row alone, and the keep
+ * mask is the same arithmetic, so a batch gives its rows' single-row masks bit
+ * for bit in one pass.
  */
-function dropoutRows(x: tf.Tensor2D, rate: number, seeds: DropoutSeeds): tf.Tensor {
-  if (typeof seeds === 'number') return tf.dropout(x, rate, undefined, seeds);
+function dropoutRows(x: tf.Tensor2D, rate: number, seeds: DropoutSeeds, name: string): tf.Tensor {
+  if (typeof seeds === 'number') return tf.dropout(x, rate, undefined, `${seeds}:${name}`);
   const [tokens, features] = x.shape;
   const time = tokens / seeds.length;
-  const uniform = tf.concat(seeds.map((seed) => tf.randomUniform([time, features], 0, 1, 'float32', seed)), 0);
+  const uniform = tf.concat(seeds.map((seed) => tf.randomUniform([time, features], 0, 1, 'float32', `${seed}:${name}`)), 0);
   const keep = 1 - rate;
   return tf.mul(x, tf.div(tf.floor(tf.add(uniform, keep)), keep));
 }
@@ -111,7 +113,7 @@ function linear(model: Decoder, x: tf.Tensor2D, name: string, dropout?: DropoutS
   const y: tf.Tensor2D = tf.matMul(x, weight(model, name) as tf.Tensor2D);
   const adapter = model.lora?.adapterFor(name);
   if (!adapter) return y;
-  const xin = dropout !== undefined && adapter.dropout > 0 ? dropoutRows(x, adapter.dropout, dropout) : x;
+  const xin = dropout !== undefined && adapter.dropout > 0 ? dropoutRows(x, adapter.dropout, dropout, name) : x;
   const update = tf.matMul(tf.matMul(xin, adapter.a), adapter.b);
   return tf.add(y, tf.mul(update, adapter.scale));
 }
@@ -193,8 +195,8 @@ function dropoutSeeds(options: ForwardOptions, batch: number): DropoutSeeds | un
   return rowSeeds;
 }
 
-/** Final hidden states [B*T, D] after the last norm. */
-function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardOptions): { hidden: tf.Tensor2D; cache?: KVCache } {
+/** Final hidden states [B*T, D] after the last norm (a scalar head, e.g. a reward model's, reads them). */
+export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardOptions): { hidden: tf.Tensor2D; cache?: KVCache } {
   const config = model.config;
   const [B, T] = ids.shape;
   const past = options.cache ? options.cache.keys[0].shape[2] : 0;

@@ -5,13 +5,13 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { addLora, createDecoder, disposeDecoder, type Decoder } from '../../kernel-lib/model';
-import { computeGradients, lmObjective, randomWindows, type LmBatch } from '../../kernel-lib/train';
+import { computeGradients, lmObjective, randomWindows, trainableMap, type LmBatch } from '../../kernel-lib/train';
 import { maxAbsDiff, tinyConfig } from '../model/helpers';
 import { tokens } from './helpers';
 
-function loraModel(dropout: number): Decoder {
+function loraModel(dropout: number, targets = ['q_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj']): Decoder {
   const model = createDecoder(tinyConfig(), 8);
-  addLora(model, { rank: 4, alpha: 8, dropout, targets: ['q_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj'] }, 3);
+  addLora(model, { rank: 4, alpha: 8, dropout, targets }, 3);
   // B starts at zero; random values make the masks reach every adapter's gradient.
   for (const [name, t] of model.lora!.tensors) {
     if (name.endsWith('lora_B')) {
@@ -63,6 +63,28 @@ describe('train/lm dropout', () => {
     const matmuls = (c: Map<string, number>) => c.get('BatchMatMul') ?? 0;
     assert.ok(matmuls(one) > 0, 'the profile saw the matrix products');
     assert.equal(matmuls(six), matmuls(one), `matrix products for 6 rows vs 1 row`);
+    disposeDecoder(model);
+  });
+
+  it('each adapter draws its own mask, as PEFT\'s per-module dropout does', () => {
+    // gate_proj and up_proj of a layer read the same input. With one token, row f
+    // of an adapter's lora_A gradient is zero exactly where its mask dropped
+    // feature f, so the zero rows show each adapter's mask.
+    const model = loraModel(0.5, ['gate_proj', 'up_proj']);
+    const one: LmBatch = randomWindows(tokens, { batchSize: 1, seqLen: 1, seed: 5 }).batch(0, 0);
+    const { grads } = computeGradients(model, lmObjective, one, { dropoutSeed: 21 });
+    const names = [...trainableMap(model).keys()];
+    const dropped = (projection: string): string => {
+      const i = names.findIndex((n) => n.includes(`layers.0.mlp.${projection}`) && n.endsWith('lora_A'));
+      assert.ok(i >= 0, `${projection} has an adapter`);
+      const rank = 4;
+      const rows = grads[i].length / rank;
+      return Array.from({ length: rows }, (_, f) => (grads[i].subarray(f * rank, (f + 1) * rank).every((g) => g === 0) ? '0' : '1')).join('');
+    };
+    const gate = dropped('gate_proj');
+    const up = dropped('up_proj');
+    assert.ok(gate.includes('0') && gate.includes('1'), `gate_proj's mask drops some features and keeps others: ${gate}`);
+    assert.notEqual(gate, up, 'gate_proj and up_proj share one dropout mask');
     disposeDecoder(model);
   });
 
