@@ -5,3 +5,4 @@ export * from './model';
 export * from './train';
 export * from './text';
 export * from './data';
+export * from './eval';
