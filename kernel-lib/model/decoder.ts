@@ -36,6 +36,14 @@ export interface ForwardOptions {
   positions?: tf.Tensor2D;
   /** 1 for real tokens, 0 for padding, over cached plus new keys: [batch, cache + time]. */
   keyMask?: tf.Tensor2D;
+  /**
+   * Packed rows: which sequence each token belongs to, [batch, time] int32,
+   * 0 for padding. A token attends only to earlier tokens of its own segment
+   * (a block-diagonal causal mask), and positions restart at 0 where a
+   * segment starts unless `positions` is given. Segments must be contiguous
+   * runs; not with a cache (packing is for training, not generation).
+   */
+  segmentIds?: tf.Tensor2D;
   /** Keys and values of earlier tokens; the result carries the extended cache. */
   cache?: KVCache;
   /** Return the extended cache (generation) even when none was given. */
@@ -139,6 +147,44 @@ function attentionBias(past: number, time: number, keyMask?: tf.Tensor2D): tf.Te
   return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), -1e9);
 }
 
+/**
+ * The additive mask of packed rows, [B, 1, T, T]: a query sees a key when the
+ * key is not later and both carry the same non-zero segment id. A padding
+ * query (segment 0) sees only itself, so its softmax stays well defined.
+ */
+function segmentBias(segmentIds: tf.Tensor2D): tf.Tensor {
+  const [B, T] = segmentIds.shape;
+  const seg = tf.cast(segmentIds, 'int32');
+  const q = tf.range(0, T, 1, 'int32').reshape([T, 1]);
+  const k = tf.range(0, T, 1, 'int32').reshape([1, T]);
+  const same = tf.logicalAnd(tf.equal(seg.reshape([B, 1, T, 1]), seg.reshape([B, 1, 1, T])), tf.notEqual(seg.reshape([B, 1, 1, T]), 0));
+  const allowed = tf.logicalOr(tf.logicalAnd(tf.lessEqual(k, q), same), tf.equal(k, q));
+  return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), -1e9);
+}
+
+/**
+ * Positions restarting at 0 at the start of every segment (each packed
+ * sequence is rotated as if it ran alone); padding counts on from the
+ * segment before it, which nothing reads. Checks that segments are contiguous.
+ */
+export function segmentPositions(segmentIds: ArrayLike<number>, batch: number, time: number): Int32Array {
+  const pos = new Int32Array(batch * time);
+  for (let b = 0; b < batch; b++) {
+    const seen = new Set<number>();
+    let start = 0;
+    for (let t = 0; t < time; t++) {
+      const s = segmentIds[b * time + t];
+      if (t > 0 && s !== segmentIds[b * time + t - 1]) {
+        if (s !== 0 && seen.has(s)) throw new Error(`decoder: segmentIds row ${b}: segment ${s} appears again at position ${t}; a segment must be one contiguous run`);
+        if (s !== 0) start = t;
+      }
+      if (s !== 0) seen.add(s);
+      pos[b * time + t] = t - start;
+    }
+  }
+  return pos;
+}
+
 interface AttentionContext {
   batch: number;
   time: number;
@@ -200,11 +246,21 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
   const config = model.config;
   const [B, T] = ids.shape;
   const past = options.cache ? options.cache.keys[0].shape[2] : 0;
-  if (past + T > config.max_position_embeddings && !options.positions) {
+  const segments = options.segmentIds;
+  if (segments) {
+    if (options.cache || options.keyMask) throw new Error('decoder: segmentIds cannot be combined with a cache or a keyMask (segment 0 already marks padding)');
+    if (segments.shape[0] !== B || segments.shape[1] !== T) throw new Error(`decoder: segmentIds has shape [${segments.shape}], expected [${B}, ${T}] like ids`);
+  }
+  const positions = options.positions ?? (segments ? tf.tensor2d(segmentPositions(segments.dataSync(), B, T), [B, T], 'int32') : undefined);
+  if (past + T > config.max_position_embeddings && !positions) {
     throw new Error(`decoder: ${past + T} tokens exceed max_position_embeddings (${config.max_position_embeddings})`);
   }
-  const { cos, sin } = model.rope.at(B, T, past, options.positions);
-  const bias = options.cache || options.keyMask || options.positions ? attentionBias(past, T, options.keyMask) : model.rope.causalBias(T);
+  const { cos, sin } = model.rope.at(B, T, past, positions);
+  const bias = segments
+    ? segmentBias(segments)
+    : options.cache || options.keyMask || options.positions
+      ? attentionBias(past, T, options.keyMask)
+      : model.rope.causalBias(T);
   const ctx: AttentionContext = { batch: B, time: T, cos, sin, bias, dropout: dropoutSeeds(options, B) };
 
   let h: tf.Tensor2D = tf.gather(weight(model, 'model.embed_tokens.weight'), tf.reshape(ids, [B * T])) as tf.Tensor2D;

@@ -65,7 +65,7 @@ export function checkLmBatch(batch: LmBatch, vocabSize: number, firstRow = 0): v
 }
 
 /** The dropout seed of one row: a function of the step's seed and the row's place in the whole batch. */
-function rowSeed(stepSeed: number, row: number): number {
+export function rowSeed(stepSeed: number, row: number): number {
   return hashString(`${stepSeed}:${row}`);
 }
 

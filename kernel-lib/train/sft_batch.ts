@@ -5,7 +5,11 @@
 // change a real token's logits) and the padding's mask is 0, set by length,
 // never by comparing ids with PAD: that comparison would also drop an
 // end-of-turn token that shares PAD's id.
-import type { LmBatch } from './lm';
+// sftBatches draws such batches (padded, or packed by sft_pack.ts) from a
+// whole dataset, shuffled per epoch.
+import { randomStream } from '../runtime/seed';
+import type { BatchSource } from './data';
+import { packedBatch, planPacking, type PackPlan, type SftBatch } from './sft_pack';
 
 export interface SftBatchExample {
   ids: ArrayLike<number>;
@@ -22,7 +26,8 @@ export interface SftBatchOptions {
   source?: string;
 }
 
-export function sftBatch(examples: SftBatchExample[], options: SftBatchOptions): LmBatch {
+/** One example a row, right-padded; see the file's header. */
+export function sftBatch(examples: SftBatchExample[], options: SftBatchOptions): SftBatch {
   if (examples.length === 0) throw new Error('sftBatch: no examples');
   const name = (i: number) => `${options.source ?? 'sftBatch'} row ${i}`;
   examples.forEach((e, i) => {
@@ -34,6 +39,9 @@ export function sftBatch(examples: SftBatchExample[], options: SftBatchOptions):
   const inputs = new Int32Array(rows * length).fill(options.padId);
   const targets = new Int32Array(rows * length).fill(options.padId);
   const mask = new Float32Array(rows * length);
+  const segments = new Int32Array(rows * length);
+  let realTokens = 0;
+  let numTokens = 0;
   examples.forEach((e, r) => {
     let n = e.ids.length - 1;
     if (n > length) {
@@ -45,13 +53,96 @@ export function sftBatch(examples: SftBatchExample[], options: SftBatchOptions):
       inputs[r * length + t] = e.ids[t];
       targets[r * length + t] = e.ids[t + 1];
       mask[r * length + t] = e.mask[t + 1];
+      segments[r * length + t] = 1;
       trained += e.mask[t + 1];
     }
+    realTokens += n;
+    numTokens += n + 1;
     if (trained === 0) {
       throw new Error(
         `${name(r)}: no assistant token among its targets${n < e.ids.length - 1 ? ' after truncation' : ''}: the row would train on nothing (check the template's assistant spans, or the truncation length)`,
       );
     }
   });
-  return { rows, length, inputs, targets, mask, source: options.source };
+  return { rows, length, inputs, targets, mask, segments, realTokens, numTokens, source: options.source };
+}
+
+export interface SftSourceOptions {
+  /** Rows per micro-batch: conversations when padding, packed rows when packing. */
+  batchSize: number;
+  padId: number;
+  /** Pack several conversations into rows of maxLength inputs (see sft_pack.ts); default false: one a row, padded to the longest in the batch. */
+  packing?: boolean;
+  /** Longest row in inputs; a conversation of n ids needs n - 1. Required with packing. */
+  maxLength?: number;
+  /** Cut conversations longer than maxLength + 1 ids instead of failing. */
+  truncate?: boolean;
+  /** Micro-batches per update (the train config's accumulation), so that batch (step, micro) is the (step * accumulation + micro)-th of the stream. */
+  accumulation?: number;
+  /** Seeds the per-epoch shuffle (default 0). */
+  seed?: number;
+  /** Names the data in errors, e.g. 'data/world/sft-train.jsonl'. */
+  source?: string;
+  /** Names example i in errors (its record's source and id). */
+  name?: (index: number) => string;
+}
+
+/** A batch source over tokenized conversations, shuffled per epoch; also says how full its rows are. */
+export interface SftBatchSource extends BatchSource<SftBatch> {
+  /** Units an epoch goes through: conversations (padding) or packed rows (packing). */
+  readonly unitsPerEpoch: number;
+  /** The packing plan (with packing). */
+  readonly plan?: PackPlan;
+}
+
+/**
+ * Batches for the `sft` objective from tokenized examples. The stream of
+ * units (conversations, or packed rows made once by best-fit decreasing) is
+ * shuffled anew every epoch from (seed, epoch); batch k takes the stream's
+ * units k * batchSize ... (k + 1) * batchSize - 1, so a batch is a pure
+ * function of (step, micro) and a resumed run sees what an uninterrupted one would.
+ */
+export function sftBatches(examples: SftBatchExample[], options: SftSourceOptions): SftBatchSource {
+  const { batchSize, padId } = options;
+  if (examples.length === 0) throw new Error(`${options.source ?? 'sftBatches'}: no examples`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`sftBatches: batchSize must be a positive integer, got ${batchSize}`);
+  const accumulation = options.accumulation ?? 1;
+  if (options.packing && options.maxLength === undefined) throw new Error('sftBatches: packing needs maxLength (the row length)');
+  const plan = options.packing ? planPacking(examples, { rowLength: options.maxLength!, truncate: options.truncate, source: options.source, name: options.name }) : undefined;
+  const units = plan ? plan.rows.length : examples.length;
+  const perms = new Map<number, Int32Array>();
+  const permutation = (epoch: number): Int32Array => {
+    let p = perms.get(epoch);
+    if (!p) {
+      p = Int32Array.from({ length: units }, (_, i) => i);
+      const uniform = randomStream(`sft-epoch:${options.seed ?? 0}:${epoch}`);
+      for (let i = units - 1; i > 0; i--) {
+        const j = Math.floor(uniform() * (i + 1));
+        [p[i], p[j]] = [p[j], p[i]];
+      }
+      if (perms.size > 4) perms.clear();
+      perms.set(epoch, p);
+    }
+    return p;
+  };
+  return {
+    unitsPerEpoch: units,
+    plan,
+    batch(step, micro) {
+      const first = (step * accumulation + micro) * batchSize;
+      const picked = Array.from({ length: batchSize }, (_, j) => permutation(Math.floor((first + j) / units))[(first + j) % units]);
+      if (plan) return packedBatch(examples, plan, picked, padId, options.source);
+      const chosen = picked.map((i) => examples[i]);
+      const length = options.maxLength === undefined ? undefined : Math.min(options.maxLength, Math.max(...chosen.map((e) => e.ids.length - 1)));
+      try {
+        return sftBatch(chosen, { padId, length, truncate: options.truncate, source: options.source });
+      } catch (e) {
+        // sftBatch numbers rows within the batch; name the example instead.
+        const row = /row (\d+)/.exec((e as Error).message);
+        if (!row) throw e;
+        const i = picked[Number(row[1])];
+        throw new Error(`${options.name ? options.name(i) : `example ${i}`}: ${(e as Error).message}`);
+      }
+    },
+  };
 }
