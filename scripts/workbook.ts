@@ -7,6 +7,8 @@ import { KernelClient } from './workbook/kernel';
 import { parseParameter, type ParameterValue } from './workbook/notebook';
 import { runWorkbook, selectNotebooks, summaryTable, type Mode } from './workbook/run';
 
+/** Signals this close together are one press of Ctrl-C, relayed more than once. */
+const SAME_PRESS_MS = 1500;
 const USAGE = `usage: npm run workbook -- [notebook ...] [options]
 
 Runs each notebook (all of notebooks/ by default, or those named: '04-sft',
@@ -61,14 +63,20 @@ async function main(): Promise<number> {
   // Ctrl-C or SIGTERM: end the running kernel (and what its cells started),
   // remove its connection file, write the manifest marked interrupted, exit
   // 130/143. A second signal does not wait: kernels are killed and we exit.
+  // One Ctrl-C often arrives more than once: the terminal signals the whole
+  // process group, and wrappers (npm, tsx) relay it to us as well; so a
+  // repeat within a moment counts as the same press.
   const stop = new AbortController();
   let signalled: NodeJS.Signals | null = null;
+  let signalledAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
+      if (Date.now() - signalledAt < SAME_PRESS_MS) return;
       KernelClient.killAllNow();
       process.exit(128 + (os.constants.signals[signal] ?? 0));
     }
     signalled = signal;
+    signalledAt = Date.now();
     console.error(`workbook: ${signal}: stopping the kernel and writing the manifest (again to stop at once)`);
     stop.abort(signal);
   };

@@ -96,6 +96,8 @@ describe('workbook lifecycle: a signal to the runner (real CLI, real signal)', f
   const cases = [
     { label: 'SIGTERM to the runner', signal: 'SIGTERM' as const, ownGroup: false, code: 143 },
     { label: 'Ctrl-C (SIGINT to the whole process group)', signal: 'SIGINT' as const, ownGroup: true, code: 130 },
+    // One Ctrl-C reaching the runner twice (the terminal's and a wrapper's relay) is still one press.
+    { label: 'Ctrl-C delivered twice within a moment', signal: 'SIGINT' as const, ownGroup: false, code: 130, twice: true },
   ];
   for (const c of cases) {
     it(`${c.label}: kernel and its child ended, ports closed, connection file removed, manifest marked interrupted`, async function () {
@@ -119,6 +121,16 @@ describe('workbook lifecycle: a signal to the runner (real CLI, real signal)', f
 
         if (c.ownGroup) process.kill(-run.runner.pid!, c.signal);
         else run.runner.kill(c.signal);
+        if ('twice' in c) {
+          await new Promise((r) => setTimeout(r, 50));
+          for (const pid of [run.runner.pid!, ...descendants(run.runner.pid!).filter((p) => p !== kernel && !descendants(kernel).includes(p))]) {
+            try {
+              process.kill(pid, c.signal);
+            } catch {
+              /* already gone */
+            }
+          }
+        }
         const result = await Promise.race([run.exited, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
         assert.ok(result, `the runner exited after ${c.signal}:\n${run.stderr()}`);
         assert.equal(result.code, c.code, `exit code (signal ${result.signal}):\n${run.stderr()}`);
