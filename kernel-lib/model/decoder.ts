@@ -245,12 +245,12 @@ function dropoutSeeds(options: ForwardOptions, batch: number): DropoutSeeds | un
 export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardOptions): { hidden: tf.Tensor2D; cache?: KVCache } {
   const config = model.config;
   const [B, T] = ids.shape;
-  const past = options.cache ? options.cache.keys[0].shape[2] : 0;
   const segments = options.segmentIds;
   if (segments) {
     if (options.cache || options.keyMask) throw new Error('decoder: segmentIds cannot be combined with a cache or a keyMask (segment 0 already marks padding)');
     if (segments.shape[0] !== B || segments.shape[1] !== T) throw new Error(`decoder: segmentIds has shape [${segments.shape}], expected [${B}, ${T}] like ids`);
   }
+  const past = options.cache ? options.cache.keys[0].shape[2] : 0;
   const positions = options.positions ?? (segments ? tf.tensor2d(segmentPositions(segments.dataSync(), B, T), [B, T], 'int32') : undefined);
   if (past + T > config.max_position_embeddings && !positions) {
     throw new Error(`decoder: ${past + T} tokens exceed max_position_embeddings (${config.max_position_embeddings})`);
