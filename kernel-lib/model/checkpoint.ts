@@ -2,7 +2,9 @@
 // model.safetensors (or sharded model-0000x-of-0000y.safetensors with
 // model.safetensors.index.json), tensor names and [out, in] linear layout as
 // LlamaForCausalLM, so transformers opens what is saved here and a small
-// Llama-architecture checkpoint from disk opens here.
+// Llama-architecture checkpoint from disk opens here. A model carrying a
+// reward head (score.weight) is saved and loaded as a
+// LlamaForSequenceClassification with one label.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -11,7 +13,7 @@ import { decoderFromWeights, type Decoder } from './decoder';
 import { recoverCheckpointFolder, writeCheckpointFolder } from './atomic_folder';
 import { fileInsideFolder, readJsonObject } from './files';
 import { encodeSafetensors, readSafetensorsHeader, readSafetensorsTensors, type NamedArray, type TensorEntry } from './safetensors';
-import { weightSpecs, type Weights } from './weights';
+import { checkpointSpecs, SCORE_WEIGHT, type Weights } from './weights';
 
 /** [rows, cols] row-major -> [cols, rows] row-major. */
 export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -22,10 +24,19 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
 
 export { recoverCheckpointFolder, writeCheckpointFolder } from './atomic_folder';
 
-/** The model's tensors in transformers' names and layout, ready for encodeSafetensors. */
+/** Which head a weight map carries: a reward model's score, else the language-model head. */
+export function headOf(weights: Weights): 'lm' | 'score' {
+  return weights.has(SCORE_WEIGHT) ? 'score' : 'lm';
+}
+
+/**
+ * The model's tensors in transformers' names and layout, ready for
+ * encodeSafetensors. With a score head: the sequence classifier's tensors
+ * (no lm_head, plus score.weight).
+ */
 export function exportWeights(config: ModelConfig, weights: Weights): Map<string, NamedArray> {
   const out = new Map<string, NamedArray>();
-  for (const spec of weightSpecs(config)) {
+  for (const spec of checkpointSpecs(config, headOf(weights))) {
     const t = weights.get(spec.name);
     if (!t) throw new Error(`checkpoint: missing weight "${spec.name}"`);
     const data = t.dataSync() as Float32Array;
@@ -39,10 +50,14 @@ export function exportWeights(config: ModelConfig, weights: Weights): Map<string
   return out;
 }
 
-/** The files of a model checkpoint (config.json, model.safetensors), for writeCheckpointFolder. */
+/**
+ * The files of a model checkpoint (config.json, model.safetensors), for
+ * writeCheckpointFolder: a LlamaForCausalLM, or a LlamaForSequenceClassification
+ * when the model's weights hold a score head.
+ */
 export function modelFiles(model: Decoder, metadata: Record<string, string> = {}): Record<string, Uint8Array | string> {
   return {
-    'config.json': JSON.stringify(toHFConfig(model.config), null, 2) + '\n',
+    'config.json': JSON.stringify(toHFConfig(model.config, headOf(model.weights)), null, 2) + '\n',
     'model.safetensors': encodeSafetensors(exportWeights(model.config, model.weights), { format: 'pt', ...metadata }),
   };
 }
@@ -95,6 +110,8 @@ const IGNORABLE = /\.rotary_emb\.inv_freq$/;
 
 export interface LoadedCheckpoint {
   model: Decoder;
+  /** 'score' for a LlamaForSequenceClassification (a reward model: its weights hold score.weight), else 'lm'. */
+  head: 'lm' | 'score';
   /** Tensors in the files that the model does not use (e.g. lm_head.weight of a tied model), by name. */
   ignored: string[];
 }
@@ -111,8 +128,21 @@ function checkDepth(configFile: string, config: ModelConfig, names: Iterable<str
   }
 }
 
+/** A sequence classifier must have one label (a scalar reward); transformers' default without labels is two. */
+function checkOneLabel(configFile: string, raw: Record<string, unknown>): void {
+  const labels = typeof raw.num_labels === 'number'
+    ? raw.num_labels
+    : typeof raw.id2label === 'object' && raw.id2label !== null ? Object.keys(raw.id2label).length : 2;
+  if (labels !== 1) {
+    throw new Error(`${configFile}: a LlamaForSequenceClassification with ${labels} labels; a reward model has one (id2label {"0": "LABEL_0"})`);
+  }
+}
+
 /**
- * Loads a LlamaForCausalLM folder; every missing, extra or misshapen tensor
+ * Loads a LlamaForCausalLM folder, or a LlamaForSequenceClassification with
+ * one label (a reward model: score.weight joins the weights, and an untied
+ * config gets a zero lm_head, as the classifier has none; nothing reads it).
+ * Every missing, extra or misshapen tensor
  * is an error naming it. The config is checked against the tensor headers
  * before any tensor data is read or any table is built, so nothing is sized
  * by the config alone. A folder left missing by an interrupted save is
@@ -124,13 +154,15 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   if (!fs.existsSync(configFile)) throw new Error(`${dir}: missing config.json (a Hugging Face model folder was expected)`);
   const raw = readJsonObject(fileInsideFolder(dir, 'config.json', dir), 'config.json');
   const arch = raw.architectures;
-  if (Array.isArray(arch) && arch.length && !arch.includes('LlamaForCausalLM')) {
-    throw new Error(`${configFile}: architectures ${JSON.stringify(arch)}; this decoder loads LlamaForCausalLM checkpoints`);
+  const head = Array.isArray(arch) && arch.includes('LlamaForSequenceClassification') ? 'score' : 'lm';
+  if (Array.isArray(arch) && arch.length && head === 'lm' && !arch.includes('LlamaForCausalLM')) {
+    throw new Error(`${configFile}: architectures ${JSON.stringify(arch)}; this decoder loads LlamaForCausalLM and LlamaForSequenceClassification checkpoints`);
   }
+  if (head === 'score') checkOneLabel(configFile, raw);
   const config = fromHFConfig(raw, configFile);
   const headers = checkpointTensors(dir);
   checkDepth(configFile, config, headers.keys());
-  const specs = weightSpecs(config);
+  const specs = checkpointSpecs(config, head);
   const byFile = new Map<string, string[]>();
   for (const spec of specs) {
     const t = headers.get(spec.name);
@@ -147,11 +179,11 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   const unexpected: string[] = [];
   for (const name of headers.keys()) {
     if (needed.has(name)) continue;
-    if (IGNORABLE.test(name) || (name === 'lm_head.weight' && config.tie_word_embeddings)) ignored.push(name);
+    if (IGNORABLE.test(name) || (name === 'lm_head.weight' && (config.tie_word_embeddings || head === 'score'))) ignored.push(name);
     else unexpected.push(name);
   }
   if (unexpected.length) {
-    throw new Error(`${dir}: tensors not part of a LlamaForCausalLM with this config.json: ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''}`);
+    throw new Error(`${dir}: tensors not part of a ${head === 'score' ? 'LlamaForSequenceClassification' : 'LlamaForCausalLM'} with this config.json: ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''}`);
   }
   const weights: Weights = new Map();
   try {
@@ -169,5 +201,6 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     for (const w of weights.values()) w.dispose();
     throw e;
   }
-  return { model: decoderFromWeights(config, weights), ignored };
+  if (head === 'score' && !config.tie_word_embeddings) weights.set('lm_head.weight', tf.zeros([config.hidden_size, config.vocab_size]));
+  return { model: decoderFromWeights(config, weights), head, ignored };
 }

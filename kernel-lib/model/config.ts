@@ -85,10 +85,17 @@ export function validateConfig(config: ModelConfig, where: string): void {
   validateRopeScaling(config.rope_scaling, where);
 }
 
-/** The config.json transformers writes for this model (float32 weights). */
-export function toHFConfig(config: ModelConfig): Record<string, unknown> {
+/**
+ * The config.json transformers writes for this model (float32 weights): a
+ * LlamaForCausalLM, or with head 'score' a LlamaForSequenceClassification
+ * with one label (a reward model), whose labels transformers writes as
+ * id2label / label2id rather than num_labels.
+ */
+export function toHFConfig(config: ModelConfig, head: 'lm' | 'score' = 'lm'): Record<string, unknown> {
+  const classifier = head === 'score' ? { id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 } } : {};
   return {
-    architectures: ['LlamaForCausalLM'],
+    architectures: [head === 'score' ? 'LlamaForSequenceClassification' : 'LlamaForCausalLM'],
+    ...classifier,
     model_type: 'llama',
     hidden_act: 'silu',
     attention_bias: false,

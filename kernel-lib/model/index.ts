@@ -18,3 +18,8 @@ export { generate } from './generate';
 export type { GenerateOptions, GenerateResult } from './generate';
 export { argmax, sampleToken } from './sampling';
 export type { SamplingOptions } from './sampling';
+export { addRewardLora, addScoreHead, hasScoreHead, mergeRewardLora, scoreHead, sequenceScores } from './reward_model';
+export type { ScoreHeadOptions } from './reward_model';
+export { loadRewardModel, rewardAdapterFiles, rewardModelFiles, saveRewardAdapters, saveRewardModel } from './reward_checkpoint';
+export type { LoadedRewardModel, SaveRewardOptions } from './reward_checkpoint';
+export { checkpointSpecs, SCORE_WEIGHT, scoreSpec } from './weights';

@@ -44,6 +44,28 @@ export function weightSpecs(config: ModelConfig): WeightSpec[] {
   return specs;
 }
 
+/**
+ * A reward model's scalar head (transformers' LlamaForSequenceClassification
+ * with one label: `score`, a Linear(hidden, 1) without bias), read from the
+ * final hidden state of a sequence's last real token. Kept [hidden, 1] here,
+ * [1, hidden] in checkpoints.
+ */
+export const SCORE_WEIGHT = 'score.weight';
+
+export function scoreSpec(config: ModelConfig): WeightSpec {
+  return { name: SCORE_WEIGHT, shape: [config.hidden_size, 1], linear: true, kind: 'head' };
+}
+
+/**
+ * The tensors a checkpoint holds: the decoder's for a causal LM; for a
+ * reward model (head 'score') the same without lm_head (a sequence
+ * classifier has no language-model head) plus score.weight.
+ */
+export function checkpointSpecs(config: ModelConfig, head: 'lm' | 'score'): WeightSpec[] {
+  const specs = weightSpecs(config);
+  return head === 'lm' ? specs : [...specs.filter((s) => s.name !== 'lm_head.weight'), scoreSpec(config)];
+}
+
 /** Standard normal draws from a seeded generator (Box-Muller), the same on every backend. */
 export function normalArray(n: number, std: number, rng: () => number): Float32Array {
   const out = new Float32Array(n);

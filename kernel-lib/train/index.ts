@@ -32,3 +32,8 @@ export type { ResumeSettings } from './resume';
 export type { TrainConfig, TrainOptions, TrainResult } from './trainer';
 export { startWorkers } from './workers';
 export type { GradientWorkers } from './workers';
+export type { MetricReduce } from './objective';
+export { bradleyTerryLoss, checkPreferenceBatch, defaultRewardObjective, rewardMetrics, rewardObjective, scoreReplies } from './reward';
+export type { BradleyTerryOptions, RewardObjectiveOptions, ScoreRepliesOptions } from './reward';
+export { encodePreferences, encodeReply, preferenceBatch, preferenceBatches } from './preference_batch';
+export type { DroppedPair, EncodedPair, EncodedPreferences, EncodePreferencesOptions, PreferenceBatch, PreferenceBatchesOptions, PreferenceBatchOptions } from './preference_batch';

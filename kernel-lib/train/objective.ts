@@ -22,15 +22,32 @@ export interface ObjectiveOutput {
   lossSum: tf.Scalar;
   /** How many units lossSum adds up (> 0). */
   count: number;
-  /** Extra summed metrics (same normaliser), logged as their mean. */
+  /**
+   * Extra metrics of the batch. By default each is a sum over the units,
+   * logged as its mean (divided by the step's total count); the objective's
+   * metricReduce names the ones combined otherwise.
+   */
   metrics?: Record<string, tf.Scalar>;
 }
+
+/**
+ * How the loop combines a metric over the micro-batches and workers of a step:
+ * - 'mean' (default): the objective returns a sum over its units; the step
+ *   logs the sum of all parts divided by the step's count;
+ * - 'min' / 'max': the objective returns its part's extreme; the step logs
+ *   the extreme over all parts (a mean of per-part minima is not a minimum);
+ * - 'total': the objective returns a sum; the step logs the running sum over
+ *   the run so far (TRL's num_tokens), counted from the step a run starts or resumes at.
+ */
+export type MetricReduce = 'mean' | 'min' | 'max' | 'total';
 
 export interface Objective<Batch> {
   name: string;
   /** Splits a batch into `parts` row groups for data-parallel workers. */
   split(batch: Batch, parts: number): Batch[];
   loss(model: Decoder, batch: Batch, context: ObjectiveContext): ObjectiveOutput;
+  /** Metrics not combined as a mean, by name (see MetricReduce). */
+  metricReduce?: Record<string, MetricReduce>;
   /** Rows in a batch (gives each split part its firstRow); without it every part starts at row 0. */
   rows?(batch: Batch): number;
   /**

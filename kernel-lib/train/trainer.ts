@@ -17,7 +17,7 @@ import type { EvalRecord, StepRecord, TrainCallback } from './callbacks';
 import type { BatchSource } from './data';
 import { firstNonFinite, NonFiniteLossError, nonFiniteOn } from './finite';
 import { addInto, clipByGlobalNorm, scale } from './gradients';
-import type { Objective, ObjectiveContext } from './objective';
+import type { MetricReduce, Objective, ObjectiveContext } from './objective';
 import { readParams, writeParams } from './params';
 import { createProgress, type ProgressMode } from './progress';
 import { warmupCosine } from './schedule';
@@ -106,6 +106,14 @@ export function evaluate<B>(model: Decoder, objective: Objective<B>, batches: B[
   });
   const loss = count > 0 ? sum / count : NaN;
   return { loss, perplexity: Math.exp(loss) };
+}
+
+/** Adds one part's metric value into a step's (a sum, or the extreme for min/max). */
+function combineMetric(how: MetricReduce | undefined, step: number | undefined, part: number): number {
+  if (step === undefined) return part;
+  if (how === 'min') return Math.min(step, part);
+  if (how === 'max') return Math.max(step, part);
+  return step + part;
 }
 
 async function each(callbacks: TrainCallback[], f: (c: TrainCallback) => void | Promise<void> | undefined): Promise<void> {
@@ -201,13 +209,16 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
   let pendingCheckpoint: number | null = null;
   // The micro-batches of the last update: the data the current weights were made from.
   let lastBatches: B[] = [];
+  const reduce = objective.metricReduce ?? {};
+  // Running sums of the 'total' metrics since this run started (or resumed).
+  const totals: Record<string, number> = {};
   try {
     while (step < config.steps) {
       const t0 = Date.now();
       const sums = params.map((p) => new Float32Array(p.values.length));
       let lossSum = 0;
       let count = 0;
-      const metricSums: Record<string, number> = {};
+      const metricSteps: Record<string, number> = {};
       const batches: B[] = [];
       for (let micro = 0; micro < accumulation; micro++) {
         const batch = validated(objective, model, data.batch(step, micro), `train: step ${step}, micro-batch ${micro}`);
@@ -224,7 +235,7 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
           addInto(sums, r.grads);
           lossSum += r.lossSum;
           count += r.count;
-          for (const [k, v] of Object.entries(r.metrics)) metricSums[k] = (metricSums[k] ?? 0) + v;
+          for (const [k, v] of Object.entries(r.metrics)) metricSteps[k] = combineMetric(reduce[k], metricSteps[k], v);
         }
       }
       if (count <= 0) throw new Error(`train: step ${step} has no ${objective.name === 'lm' ? 'tokens' : 'units'} to train on (every loss-mask entry is 0)`);
@@ -273,7 +284,11 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
         tokens_per_s: count / Math.max(seconds, 1e-9),
         elapsed_s: (Date.now() - started) / 1000,
       };
-      for (const [k, v] of Object.entries(metricSums)) record[k] = v / count;
+      for (const [k, v] of Object.entries(metricSteps)) {
+        const how = reduce[k] ?? 'mean';
+        if (how === 'total') record[k] = totals[k] = (totals[k] ?? 0) + v;
+        else record[k] = how === 'mean' ? v / count : v;
+      }
       history.push(record);
       progress.update(step, { loss, tokensPerSecond: record.tokens_per_s, lr });
       await each(callbacks, (c) => c.onStep?.(record));
