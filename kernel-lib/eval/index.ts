@@ -15,3 +15,5 @@ export { oraclePairJudge, winRates, winRow } from './wins';
 export type { PairJudge, WinRow } from './wins';
 export { compare, compareChart } from './compare';
 export type { CompareEntry, CompareMetric, CompareOptions, CompareResult, CompareRow, ReplyScorer } from './compare';
+export { lengthBias, rewardModelReport } from './reward';
+export type { LengthBias, RewardReport, RewardRow, ScoredPair } from './reward';
