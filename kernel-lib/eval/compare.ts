@@ -2,9 +2,9 @@
 // tasks, per family and overall: accuracy, the oracle's win rate against a
 // baseline model, KL from a reference model, an optional reward-model score,
 // and reply length. Plain rows, plus a table and a bar chart for the notebook.
-import type { Conversation, LoadedWorld } from '../data';
+import type { Conversation, LoadedWorld, Message } from '../data';
 import type { Decoder } from '../model';
-import type { ChatMessage, ChatTemplate } from '../text';
+import type { ChatTemplate } from '../text';
 import { displayBundle, showPlot, tableBundle, type MimeBundle, type PlotlyFigure } from '../viz';
 import { accuracyRow, byFamily, scoreReply, selectTasks, type TaskSelection } from './accuracy';
 import { EvalError } from './errors';
@@ -20,7 +20,7 @@ export interface CompareEntry {
 }
 
 /** Scores a reply to a prompt (e.g. a reward model); averaged per family. */
-export type ReplyScorer = (prompt: ChatMessage[], reply: string, task: Conversation) => number | Promise<number>;
+export type ReplyScorer = (prompt: Message[], reply: string, task: Conversation) => number | Promise<number>;
 
 export interface CompareOptions extends Omit<GenerateRepliesOptions, 'label' | 'onProgress'>, TaskSelection {
   /** A world (its held-out split by default) or the tasks themselves. */
@@ -191,7 +191,8 @@ export async function compare(entries: CompareEntry[], options: CompareOptions):
     }
     const scored: Scored[] = [];
     for (const [i, task] of tasks.entries()) {
-      const reward = options.scorer ? await options.scorer(promptMessages(task, `compare: task ${task.id}`), own[i].text, task) : undefined;
+      // promptMessages returns a slice of the record's own messages, so they are Message[].
+      const reward = options.scorer ? await options.scorer(promptMessages(task, `compare: task ${task.id}`) as Message[], own[i].text, task) : undefined;
       if (reward !== undefined && !Number.isFinite(reward)) throw new EvalError(`compare: the scorer gave ${reward} for ${e.name}'s reply to task ${task.id}; expected a finite number`);
       scored.push({
         family: task.category ?? '',
