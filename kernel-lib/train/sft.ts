@@ -244,11 +244,14 @@ export const sftObjective: Objective<SftBatch> = {
     }
     const ids = tf.tensor2d(batch.inputs, [rows, length], 'int32');
     // Packed rows carry positions; padded rows (one sequence each, padding on
-    // the right) need neither a block mask nor restarted positions.
+    // the right) need neither a block mask nor restarted positions. They get
+    // a key mask all the same: without one the decoder keeps a causal mask
+    // per row length, and padded batches come in many lengths.
     const packed = batch.segments !== undefined && batch.positions !== undefined;
     const options = {
       segmentIds: packed ? tf.tensor2d(batch.segments!, [rows, length], 'int32') : undefined,
       positions: packed ? tf.tensor2d(batch.positions!, [rows, length], 'int32') : undefined,
+      keyMask: packed ? undefined : tf.tensor2d(batch.segments ?? new Int32Array(n).fill(1), [rows, length], 'int32'),
       dropoutRowSeeds: context.dropoutSeed === undefined ? undefined : Array.from({ length: rows }, (_, r) => rowSeed(context.dropoutSeed!, (context.firstRow ?? 0) + r)),
     };
     const logits = tf.reshape(forward(model, ids, options).logits, [n, V]) as tf.Tensor2D;
