@@ -3,7 +3,7 @@
 // filler sentences stripped (so a model that learned the padding of its
 // demonstrations is not scored as if it knew nothing), the oracle judge's
 // mean score, how often replies stop with the end-of-turn token, and length.
-import type { Conversation, LoadedWorld } from '../data';
+import type { Conversation } from '../data';
 import { checkReply, judgeTask, oracleJudge, stripFillers, WORLD_FAMILIES, type Params, type Verdict } from '../data/world';
 import type { Decoder } from '../model';
 import type { ChatTemplate } from '../text';
@@ -146,6 +146,9 @@ export function taskAccuracy(tasks: Conversation[], replies: ReplyLike[]): Accur
   return { rows: [...rows, overall], overall, byFamily: Object.fromEntries(rows.map((r) => [r.family, r])), scored };
 }
 
+/** A world (loaded with loadWorld or made by generateWorld) or a list of task records. */
+export type TaskSource = { sftTrain: Conversation[]; sftTest: Conversation[] } | Conversation[];
+
 export interface TaskSelection {
   /** Which split of a world (default 'test', the held-out one). Ignored for a list of tasks. */
   split?: 'train' | 'test';
@@ -156,7 +159,7 @@ export interface TaskSelection {
 }
 
 /** The tasks to evaluate: a world's held-out split by default, or a given list, narrowed by family and count. */
-export function selectTasks(source: LoadedWorld | Conversation[], selection: TaskSelection = {}): Conversation[] {
+export function selectTasks(source: TaskSource, selection: TaskSelection = {}): Conversation[] {
   const all = Array.isArray(source) ? source : (selection.split ?? 'test') === 'test' ? source.sftTest : source.sftTrain;
   const known = new Set(all.map((t) => t.category));
   for (const f of selection.families ?? []) {
@@ -188,7 +191,7 @@ export async function evaluateTasks(
   model: Decoder,
   tokenizer: ChatTokenizer,
   template: ChatTemplate,
-  source: LoadedWorld | Conversation[],
+  source: TaskSource,
   options: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const tasks = selectTasks(source, options);

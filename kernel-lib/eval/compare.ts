@@ -2,11 +2,11 @@
 // tasks, per family and overall: accuracy, the oracle's win rate against a
 // baseline model, KL from a reference model, an optional reward-model score,
 // and reply length. Plain rows, plus a table and a bar chart for the notebook.
-import type { Conversation, LoadedWorld, Message } from '../data';
+import type { Conversation, Message } from '../data';
 import type { Decoder } from '../model';
 import type { ChatTemplate } from '../text';
 import { displayBundle, showPlot, tableBundle, type MimeBundle, type PlotlyFigure } from '../viz';
-import { accuracyRow, byFamily, scoreReply, selectTasks, type TaskSelection } from './accuracy';
+import { accuracyRow, byFamily, scoreReply, selectTasks, type TaskSelection, type TaskSource } from './accuracy';
 import { EvalError } from './errors';
 import { replyDivergences, type ReplyDivergence } from './kl';
 import { oraclePairJudge, winRow, type PairJudge } from './wins';
@@ -24,7 +24,7 @@ export type ReplyScorer = (prompt: Message[], reply: string, task: Conversation)
 
 export interface CompareOptions extends Omit<GenerateRepliesOptions, 'label' | 'onProgress'>, TaskSelection {
   /** A world (its held-out split by default) or the tasks themselves. */
-  tasks: LoadedWorld | Conversation[];
+  tasks: TaskSource;
   /** Name of the model the others are judged against (default: the first). */
   baseline?: string;
   /** The KL reference: an entry's name or another model (default: the baseline); null for no KL. */
@@ -54,15 +54,15 @@ export interface CompareRow {
   wins: number;
   ties: number;
   losses: number;
-  /** Mean per reply token of log p_model - log p_ref (see kl.ts); null without a reference. */
+  /** Exact KL(model || reference) of the next-token distributions, per reply position (see kl.ts); null without a reference. */
   kl: number | null;
-  /** Mean per reply position of the exact next-token KL; null without a reference. */
-  klFull: number | null;
+  /** Mean per reply token of log p_model - log p_ref, the k1 estimate (see kl.ts: it can be negative on greedy replies); null without a reference. */
+  logRatio: number | null;
   /** Mean scorer value; null without a scorer. */
   reward: number | null;
 }
 
-export type CompareMetric = 'accuracy' | 'contentAccuracy' | 'oracleScore' | 'stopRate' | 'meanTokens' | 'winRate' | 'kl' | 'klFull' | 'reward';
+export type CompareMetric = 'accuracy' | 'contentAccuracy' | 'oracleScore' | 'stopRate' | 'meanTokens' | 'winRate' | 'kl' | 'logRatio' | 'reward';
 
 export interface CompareResult {
   rows: CompareRow[];
@@ -108,8 +108,8 @@ function summaryRow(model: string, family: string, items: Scored[], hasKl: boole
     wins: wins.wins,
     ties: wins.ties,
     losses: wins.losses,
-    kl: perToken((d) => d.logRatio),
-    klFull: perToken((d) => d.kl),
+    kl: perToken((d) => d.kl),
+    logRatio: perToken((d) => d.logRatio),
     reward: hasReward ? mean(items.map((s) => s.reward!)) : null,
   };
 }

@@ -6,7 +6,7 @@ export { EvalError } from './errors';
 export { encodePrompts, endOfTurnId, generateReplies, progressLines, promptMessages } from './replies';
 export type { ChatTokenizer, GeneratedReply, GenerateRepliesOptions, PromptSource, ReplyFinish, ReplyProgress } from './replies';
 export { accuracyRow, evaluateTasks, familyOrder, oracleScore, scoreReply, selectTasks, taskAccuracy } from './accuracy';
-export type { AccuracyReport, AccuracyRow, Evaluation, EvaluateOptions, ReplyLike, ScoredReply, TaskSelection } from './accuracy';
+export type { AccuracyReport, AccuracyRow, Evaluation, EvaluateOptions, ReplyLike, ScoredReply, TaskSelection, TaskSource } from './accuracy';
 export { replyMark, sideBySide } from './side_by_side';
 export type { ReplyRun, SideBySideOptions } from './side_by_side';
 export { replyDivergences } from './kl';

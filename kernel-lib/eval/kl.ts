@@ -1,16 +1,19 @@
-// How far a model has moved from a reference model, measured on the model's
-// own replies. Each reply (prompt ids + generated ids, stop token included) is
-// teacher-forced through both models, and at every reply position t:
+// How far a model has moved from a reference model, measured along the
+// model's own replies. Each reply (prompt ids + generated ids, stop token
+// included) is teacher-forced through both models, and at every reply
+// position t:
+//   kl_t       = sum_v p_model(v | x, y<t) (log p_model(v | x, y<t) - log p_ref(v | x, y<t))
 //   logRatio_t = log p_model(y_t | x, y<t) - log p_ref(y_t | x, y<t)
-//   kl_t       = sum_v p_model(v | x, y<t) (log p_model(v | ...) - log p_ref(v | ...))
-// Summed over a reply's tokens, then divided by the token count over all
-// replies, these give the per-token figures `compare` reports:
-// - `kl` (the estimator RLHF uses, Schulman's k1, on the tokens the model
-//   chose): for replies *sampled* from the model its mean is the sequence KL
-//   per token; on greedy replies it is the log-ratio of the model's preferred
-//   tokens, which a single token can make negative, and is not unbiased.
-// - `klFull`: the exact KL of the next-token distributions along the same
-//   replies, never negative, 0 exactly for a model against itself.
+// Summed over a reply, then divided by the reply tokens of all replies
+// pooled, these are `compare`'s two per-token figures:
+// - `kl`: the exact KL of the next-token distributions along the replies.
+//   Never negative, 0 exactly for a model against itself.
+// - `logRatio`: the single-token estimate RLHF uses (Schulman's k1). On
+//   replies *sampled* from the model its mean is the sequence KL per token;
+//   on greedy replies it is not an estimate of KL at all, and can be
+//   negative: two untrained decoders gave -0.24 per token, while `kl` was
+//   +0.05 (a near-uniform model's own argmax is often likelier under a more
+//   peaked reference).
 import * as tf from '@tensorflow/tfjs';
 import { forward, type Decoder } from '../model';
 import { EvalError } from './errors';
@@ -22,10 +25,10 @@ export interface ReplySequence {
 }
 
 export interface ReplyDivergence {
-  /** Sum over reply tokens of log p_model - log p_ref. */
-  logRatio: number;
   /** Sum over reply positions of KL(p_model || p_ref) of the next-token distributions. */
   kl: number;
+  /** Sum over reply tokens of log p_model - log p_ref. */
+  logRatio: number;
   tokens: number;
 }
 

@@ -33,7 +33,7 @@ describe('eval/compare', () => {
     disposeDecoder(b);
   });
 
-  it('KL: 0 for a model against itself, positive against another, the log-prob difference summed over reply tokens', async () => {
+  it('KL: 0 for a model against itself, positive against another; exact KL and log-ratio equal sums by hand', async () => {
     const replies = await generateReplies(a, tokenizer, template, tasks.slice(0, 5), { maxNewTokens: 6 });
     const self = await replyDivergences(a, a, replies, { batchSize: 2 });
     assert.ok(self.every((d) => d.logRatio === 0 && d.kl === 0 && d.tokens === 6));
@@ -45,8 +45,13 @@ describe('eval/compare', () => {
       assert.ok(Math.abs(d.logRatio - want) < 1e-4, `reply ${i}: ${d.logRatio} vs ${want}`);
       assert.ok(d.kl > 0, `reply ${i}: exact KL ${d.kl}`);
     }
-    const total = other.reduce((s, d) => s + d.logRatio, 0) / other.reduce((s, d) => s + d.tokens, 0);
-    assert.ok(total > 0, `mean log-ratio per token ${total}`);
+    // The exact KL of one reply by hand: sum over positions and the vocabulary of p_a (log p_a - log p_b).
+    const { promptIds, tokens } = replies[0];
+    const ids = [...promptIds, ...tokens].slice(0, -1);
+    const [la, lb] = [a, b].map((m) => tf.tidy(() => tf.logSoftmax(forward(m, tf.tensor2d([ids], undefined, 'int32')).logits).arraySync()[0]));
+    let kl = 0;
+    for (let t = promptIds.length - 1; t < ids.length; t++) la[t].forEach((x, v) => (kl += Math.exp(x) * (x - lb[t][v])));
+    assert.ok(Math.abs(other[0].kl - kl) < 1e-4, `exact KL ${other[0].kl} vs ${kl}`);
   });
 
   it('compare: rows per model and family that match taskAccuracy, winRates, KL and the scorer on the same replies', async () => {
@@ -76,8 +81,9 @@ describe('eval/compare', () => {
       assert.deepEqual([row.wins, row.ties, row.losses, row.winRate], [w.wins, w.ties, w.losses, w.winRate]);
       const mine = tasks.flatMap((t, i) => (row.family === 'all' || t.category === row.family ? [i] : []));
       const tokens = mine.reduce((s, i) => s + divs[i].tokens, 0);
-      assert.ok(Math.abs(row.kl! - mine.reduce((s, i) => s + divs[i].logRatio, 0) / tokens) < 1e-5);
-      assert.ok(row.klFull! > 0);
+      assert.ok(Math.abs(row.logRatio! - mine.reduce((s, i) => s + divs[i].logRatio, 0) / tokens) < 1e-5);
+      assert.ok(Math.abs(row.kl! - mine.reduce((s, i) => s + divs[i].kl, 0) / tokens) < 1e-5);
+      assert.ok(row.kl! > 0);
       const rewards = mine.map((i) => alone[i].text.length + tasks[i].messages.length - 1);
       assert.equal(row.reward, rewards.reduce((s, x) => s + x, 0) / rewards.length);
     }
@@ -85,7 +91,7 @@ describe('eval/compare', () => {
       assert.equal(row.ties, row.n, 'the baseline ties with itself');
       assert.equal(row.winRate, 0.5);
       assert.equal(row.kl, 0);
-      assert.equal(row.klFull, 0);
+      assert.equal(row.logRatio, 0);
     }
     assert.deepEqual(result.chart.data.map((t) => t.name), ['first', 'second']);
     assert.deepEqual(result.chart.data[1].y, result.rows.filter((r) => r.model === 'second').map((r) => 100 * r.accuracy));
@@ -106,11 +112,11 @@ describe('eval/compare', () => {
     const firstRows = r.rows.filter((row) => row.model === 'first');
     assert.deepEqual(firstRows.map((row) => [row.family, row.wins, row.ties, row.losses, row.winRate]), w.map((x) => [x.family, x.wins, x.ties, x.losses, x.winRate]));
     assert.ok(firstRows.at(-1)!.wins + firstRows.at(-1)!.losses > 0, 'some replies differ in length');
-    assert.ok(r.rows.every((row) => row.kl === null && row.klFull === null && row.reward === null));
+    assert.ok(r.rows.every((row) => row.kl === null && row.logRatio === null && row.reward === null));
     assert.ok(r.rows.filter((row) => row.model === 'second').every((row) => row.winRate === 0.5));
     const outside = await compare([entries[0]], { tasks: few, reference: { name: 'other', model: b, tokenizer, template }, maxNewTokens: 3 });
     assert.equal(outside.reference, 'other');
-    assert.ok(outside.rows.every((row) => row.klFull! > 0));
+    assert.ok(outside.rows.every((row) => row.kl! > 0));
     await assert.rejects(compare(entries, { tasks: few, baseline: 'third' }), (e: Error) => e instanceof EvalError && /baseline "third" is not among the models \(first, second\)/.test(e.message));
     await assert.rejects(compare([entries[0], entries[0]], { tasks: few }), (e: Error) => e instanceof EvalError && /two models are named "first"/.test(e.message));
     await assert.rejects(compare([], { tasks: few }), EvalError);
