@@ -162,7 +162,7 @@ export function preferenceBatch(pairs: EncodedPair[], options: PreferenceBatchOp
   return batch;
 }
 
-export interface PreferenceBatchesOptions extends Omit<PreferenceBatchOptions, 'length'> {
+export interface PreferenceBatchesOptions extends PreferenceBatchOptions {
   /** Pairs per micro-batch. */
   batchSize: number;
   /** Micro-batches per update step (the training config's accumulation; default 1). */
@@ -175,7 +175,9 @@ export interface PreferenceBatchesOptions extends Omit<PreferenceBatchOptions, '
  * Batches that go through the pairs once per epoch, each epoch in its own
  * seeded order (the last batch of an epoch may be smaller). A batch is a
  * pure function of (seed, step, micro-batch), so a resumed run sees the same
- * batches. Rows are as long as the longest sequence of their batch.
+ * batches. Rows are as long as the longest sequence of their batch, or
+ * `length` for every batch (one shape: the decoder caches a causal mask per
+ * row length).
  */
 export function preferenceBatches(pairs: EncodedPair[], options: PreferenceBatchesOptions): BatchSource<PreferenceBatch> & { batchesPerEpoch: number } {
   const { batchSize } = options;
@@ -204,7 +206,7 @@ export function preferenceBatches(pairs: EncodedPair[], options: PreferenceBatch
       const epoch = Math.floor(index / batchesPerEpoch);
       const at = (index % batchesPerEpoch) * batchSize;
       const chosen = orderOf(epoch).slice(at, at + batchSize).map((i) => pairs[i]);
-      return preferenceBatch(chosen, { padId: options.padId });
+      return preferenceBatch(chosen, { padId: options.padId, length: options.length });
     },
   };
 }
