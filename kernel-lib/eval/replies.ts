@@ -32,6 +32,8 @@ export interface GeneratedReply {
   tokens: number[];
   /** tokens.length: what the model produced, its stop token counted. */
   tokenCount: number;
+  /** The most tokens this reply was allowed: maxNewTokens, or less with fitContext for a long prompt. */
+  budget: number;
   finish: ReplyFinish;
   stoppedAtEndOfTurn: boolean;
   /** The rendered prompt's ids (teacher-forced KL reads them again). */
@@ -50,6 +52,12 @@ export interface ReplyProgress {
 export interface GenerateRepliesOptions extends SamplingOptions {
   /** Token budget per reply (default 64). */
   maxNewTokens?: number;
+  /**
+   * A prompt too long for its whole budget within max_position_embeddings
+   * gets what room is left (reply.budget says how much) instead of an error.
+   * Default false.
+   */
+  fitContext?: boolean;
   /** Prompts per generate call (default 16). Prompts are grouped by length first, so a batch pads little. */
   batchSize?: number;
   /** Seeds sampling when temperature > 0 (greedy ignores it). */
@@ -111,8 +119,10 @@ export function encodePrompts(model: Decoder, tokenizer: ChatTokenizer, template
     const ids = tokenizer.encode(text, { addSpecialTokens: options.addSpecialTokens ?? false });
     if (ids.length === 0) throw new EvalError(`${name}: renders to no tokens`);
     const room = model.config.max_position_embeddings;
-    if (ids.length + maxNewTokens > room) {
-      throw new EvalError(`${name}: ${ids.length} prompt tokens plus maxNewTokens ${maxNewTokens} exceed the model's max_position_embeddings (${room})`);
+    if (ids.length + (options.fitContext ? 1 : maxNewTokens) > room) {
+      throw new EvalError(
+        `${name}: ${ids.length} prompt tokens plus ${options.fitContext ? 'one new token' : `maxNewTokens ${maxNewTokens}`} exceed the model's max_position_embeddings (${room})${options.fitContext ? '' : '; pass fitContext: true to give long prompts the room that is left'}`,
+      );
     }
     return ids;
   });
@@ -138,16 +148,26 @@ export async function generateReplies(
   const eos = tokenizer.eosId;
   const stopTokens = eos === undefined || eos === eot ? [eot] : [eot, eos];
   const prompts = encodePrompts(model, tokenizer, template, sources, options);
+  const room = model.config.max_position_embeddings;
+  const budgets = prompts.map((p) => (options.fitContext ? Math.min(maxNewTokens, room - p.length) : maxNewTokens));
+  // Batches of prompts sorted by length (little padding) that share one budget, so a reply never depends on its batch.
   const order = prompts.map((_, i) => i).sort((a, b) => prompts[a].length - prompts[b].length || a - b);
+  const batches: number[][] = [];
+  for (const i of order) {
+    const last = batches[batches.length - 1];
+    if (last && last.length < batchSize && budgets[last[0]] === budgets[i]) last.push(i);
+    else batches.push([i]);
+  }
   const replies: GeneratedReply[] = new Array(prompts.length);
   const started = Date.now();
   let tokens = 0;
-  for (let start = 0; start < order.length; start += batchSize) {
-    const rows = order.slice(start, start + batchSize);
+  let done = 0;
+  for (const rows of batches) {
+    const budget = budgets[rows[0]];
     const out = await generate(
       model,
       rows.map((i) => prompts[i]),
-      { maxNewTokens, stopTokens, padTokenId: tokenizer.padId ?? 0, temperature: options.temperature, topK: options.topK, topP: options.topP, seed: (options.seed ?? 0) + start },
+      { maxNewTokens: budget, stopTokens, padTokenId: tokenizer.padId ?? 0, temperature: options.temperature, topK: options.topK, topP: options.topP, seed: (options.seed ?? 0) + done },
     );
     rows.forEach((i, r) => {
       const ids = out.tokens[r];
@@ -158,13 +178,15 @@ export async function generateReplies(
         text: tokenizer.decode(body, { skipSpecial: options.skipSpecial ?? false }),
         tokens: ids,
         tokenCount: ids.length,
+        budget,
         finish,
         stoppedAtEndOfTurn: finish === 'end_of_turn',
         promptIds: prompts[i],
       };
       tokens += ids.length;
     });
-    options.onProgress?.({ done: Math.min(start + batchSize, order.length), total: order.length, tokens, seconds: (Date.now() - started) / 1000 });
+    done += rows.length;
+    options.onProgress?.({ done, total: order.length, tokens, seconds: (Date.now() - started) / 1000 });
   }
   return replies;
 }

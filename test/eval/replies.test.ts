@@ -4,7 +4,8 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { argmax, disposeDecoder, forward, type Decoder } from '../../kernel-lib/model';
+import { argmax, createDecoder, disposeDecoder, forward, type Decoder } from '../../kernel-lib/model';
+import { tinyConfig } from '../model/helpers';
 import { builtinTemplate } from '../../kernel-lib/text';
 import { EvalError, generateReplies, promptMessages, type GeneratedReply } from '../../kernel-lib/eval';
 import { chainModel, chatml, testTokenizer, testWorld, tinyModel } from './helpers';
@@ -60,10 +61,10 @@ describe('eval/replies', () => {
     const [o, k] = [79, 75]; // the byte ids of 'O' and 'K' (trainBpe keeps id = byte value)
     const tasks = testWorld().sftTest.slice(0, 3);
     const cases: [number[], Partial<GeneratedReply>][] = [
-      [[o, k, eot], { text: 'OK', tokens: [o, k, eot], tokenCount: 3, finish: 'end_of_turn', stoppedAtEndOfTurn: true }],
-      [[o, k, eos], { text: 'OK', tokens: [o, k, eos], tokenCount: 3, finish: 'eos', stoppedAtEndOfTurn: false }],
-      [[eot], { text: '', tokens: [eot], tokenCount: 1, finish: 'end_of_turn', stoppedAtEndOfTurn: true }],
-      [[o, k], { text: 'OKKKK', tokens: [o, k, k, k, k], tokenCount: 5, finish: 'length', stoppedAtEndOfTurn: false }],
+      [[o, k, eot], { text: 'OK', tokens: [o, k, eot], tokenCount: 3, budget: 5, finish: 'end_of_turn', stoppedAtEndOfTurn: true }],
+      [[o, k, eos], { text: 'OK', tokens: [o, k, eos], tokenCount: 3, budget: 5, finish: 'eos', stoppedAtEndOfTurn: false }],
+      [[eot], { text: '', tokens: [eot], tokenCount: 1, budget: 5, finish: 'end_of_turn', stoppedAtEndOfTurn: true }],
+      [[o, k], { text: 'OKKKK', tokens: [o, k, k, k, k], tokenCount: 5, budget: 5, finish: 'length', stoppedAtEndOfTurn: false }],
     ];
     for (const [chain, want] of cases) {
       const m = chainModel(chain);
@@ -74,6 +75,24 @@ describe('eval/replies', () => {
         assert.deepEqual(got, want, `chain ${chain}`);
       }
     }
+  });
+
+  it('fitContext: a long prompt gets the room that is left, and the same tokens as greedy decoding with that budget', async () => {
+    const short = createDecoder(tinyConfig({ vocab_size: tokenizer.vocabSize, max_position_embeddings: 64 }), 9);
+    const tasks = testWorld().sftTest.filter((t) => t.messages.length === 2).slice(0, 40);
+    const lengths = tasks.map((t) => tokenizer.encode(template.render(promptMessages(t), { addGenerationPrompt: true }).text).length);
+    const picked = [0, lengths.indexOf(Math.max(...lengths)), lengths.indexOf(Math.min(...lengths))].map((i) => tasks[i]);
+    await assert.rejects(
+      generateReplies(short, tokenizer, template, picked, { maxNewTokens: 30 }),
+      (e: Error) => e instanceof EvalError && /max_position_embeddings \(64\); pass fitContext: true/.test(e.message),
+    );
+    const replies = await generateReplies(short, tokenizer, template, picked, { maxNewTokens: 30, fitContext: true, batchSize: 3 });
+    for (const r of replies) {
+      assert.equal(r.budget, Math.min(30, 64 - r.promptIds.length));
+      assert.deepEqual(r.tokens, greedyByFullForwards(short, r.promptIds, [eot, eos], r.budget));
+    }
+    assert.ok(replies.some((r) => r.budget < 30), 'a prompt too long for the whole budget');
+    disposeDecoder(short);
   });
 
   it('keeps the order given although it batches prompts by length', async () => {
