@@ -60,7 +60,7 @@ export interface GenerateRepliesOptions extends SamplingOptions {
   fitContext?: boolean;
   /** Prompts per generate call (default 16). Prompts are grouped by length first, so a batch pads little. */
   batchSize?: number;
-  /** Seeds sampling when temperature > 0 (greedy ignores it). */
+  /** Seeds sampling when temperature > 0 (greedy ignores it); the same seed and batchSize give the same replies. */
   seed?: number;
   /** Let the tokenizer's post-processor add its tokens (default false: the template writes BOS, as transformers' apply_chat_template assumes). */
   addSpecialTokens?: boolean;
@@ -150,7 +150,7 @@ export async function generateReplies(
   const prompts = encodePrompts(model, tokenizer, template, sources, options);
   const room = model.config.max_position_embeddings;
   const budgets = prompts.map((p) => (options.fitContext ? Math.min(maxNewTokens, room - p.length) : maxNewTokens));
-  // Batches of prompts sorted by length (little padding) that share one budget, so a reply never depends on its batch.
+  // Batches of prompts sorted by length (little padding) that share one budget, so a reply's budget never depends on its batch.
   const order = prompts.map((_, i) => i).sort((a, b) => prompts[a].length - prompts[b].length || a - b);
   const batches: number[][] = [];
   for (const i of order) {
