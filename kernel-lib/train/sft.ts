@@ -110,12 +110,13 @@ export function sftExamples(records: SftRecord[], tokenizer: BpeTokenizer, templ
     const name = `${record.source} record ${record.id} (index ${index})`;
     let { ids, mask, stop } = tokenizeRecord(record, tokenizer, template, config, name);
     const limit = config.maxLength === undefined ? Infinity : config.maxLength + 1;
-    if (ids.length > limit) {
+    const truncated = ids.length > limit;
+    if (truncated) {
       if (!config.truncate) throw new SftDataError(`${name}: ${ids.length} tokens do not fit maxLength ${config.maxLength} + 1; raise maxLength or set truncate: true`);
       ids = ids.slice(0, limit);
       mask = mask.slice(0, limit);
     }
-    const cut = ids.length < limit && limit !== Infinity ? '' : config.truncate && limit !== Infinity ? ' (after truncation to maxLength + 1)' : '';
+    const cut = truncated ? ' (after truncation to maxLength + 1)' : '';
     // ids[0] is never a target: only positions 1.. are predicted.
     let trained = 0;
     let stops = 0;
@@ -270,13 +271,14 @@ export const sftObjective: Objective<SftBatch> = {
  * means, which a running total is not, so this callback computes it from the
  * batch source (batches are pure functions of step and micro-batch, so a
  * resumed run counts the steps before it too). Put it first in `callbacks`,
- * before the writers, since it fills in the record they write.
+ * before the writers, since it fills in the record they write; the source's
+ * accumulation must be the train config's.
  */
-export function numTokensCallback(batches: SftBatchSource, accumulation = 1): TrainCallback {
+export function numTokensCallback(batches: SftBatchSource): TrainCallback {
   let total = 0;
   const stepTokens = (step: number) => {
     let sum = 0;
-    for (let micro = 0; micro < accumulation; micro++) sum += batches.batch(step, micro).numTokens;
+    for (let micro = 0; micro < batches.accumulation; micro++) sum += batches.batch(step, micro).numTokens;
     return sum;
   };
   return {

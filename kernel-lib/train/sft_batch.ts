@@ -93,6 +93,8 @@ export interface SftBatchSource extends BatchSource<SftBatch> {
   readonly unitsPerEpoch: number;
   /** The packing plan (with packing). */
   readonly plan?: PackPlan;
+  /** Micro-batches per update it was made for. */
+  readonly accumulation: number;
 }
 
 /**
@@ -128,6 +130,7 @@ export function sftBatches(examples: SftBatchExample[], options: SftSourceOption
   return {
     unitsPerEpoch: units,
     plan,
+    accumulation,
     batch(step, micro) {
       const first = (step * accumulation + micro) * batchSize;
       const picked = Array.from({ length: batchSize }, (_, j) => permutation(Math.floor((first + j) / units))[(first + j) % units]);

@@ -3,6 +3,8 @@
 // metrics are logged, LoRA moves only the adapters, no tensor leaks across
 // steps, and two data-parallel workers give the single-thread run.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
@@ -22,6 +24,7 @@ describe('train/sft training', function () {
   let tok: BpeTokenizer;
   let data: SftData;
   let padded: SftData;
+  let records: Parameters<typeof sftData>[0];
   let heldOut: ReturnType<typeof packSftExamples>[];
   const config: SftConfig = { batchSize: 2, packing: true, maxLength: 192, seed: 2 };
   const newModel = (seed = 7): Decoder => createDecoder(tinyConfig({ vocab_size: tok.vocabSize, max_position_embeddings: 192 }), seed);
@@ -31,7 +34,7 @@ describe('train/sft training', function () {
     const world = loadWorld(path.join(__dirname, '../../data/world'));
     tok = trainBpe(world.corpus, { vocabSize: 320, specialTokens: ['<|pad|>', '<|eos|>', ...template.specialTokens], padToken: '<|pad|>', eosToken: '<|eos|>', maxChars: 40_000 });
     // Every tenth training conversation keeps the test quick and still covers every family.
-    const records = world.sftTrain.filter((_, i) => i % 10 === 0);
+    records = world.sftTrain.filter((_, i) => i % 10 === 0);
     data = sftData(records, tok, template, config);
     padded = sftData(records, tok, template, { ...config, batchSize: 8, packing: false });
     const test = sftData(world.sftTest.slice(0, 40), tok, template, config);
@@ -65,6 +68,25 @@ describe('train/sft training', function () {
     const last = result.history.at(-1)!;
     assert.ok(last.mean_token_accuracy > first.mean_token_accuracy, `accuracy ${first.mean_token_accuracy} -> ${last.mean_token_accuracy}`);
     disposeDecoder(model);
+  });
+
+  it('num_tokens counts every micro-batch with accumulation, and a resumed run continues the count', async () => {
+    const accumulated = sftData(records, tok, template, { ...config, accumulation: 2 });
+    const cfg = { ...settings, steps: 4, accumulation: 2 };
+    const whole = await train(newModel(), cfg, { objective: sftObjective, data: accumulated.batches, callbacks: [numTokensCallback(accumulated.batches)] });
+    let expected = 0;
+    whole.history.forEach((h, i) => {
+      expected += accumulated.batches.batch(i, 0).numTokens + accumulated.batches.batch(i, 1).numTokens;
+      assert.equal(h.num_tokens, expected, `step ${h.step}`);
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sft-resume-'));
+    try {
+      await train(newModel(), { ...cfg, steps: 2, checkpointDir: dir }, { objective: sftObjective, data: accumulated.batches });
+      const resumed = await train(newModel(), cfg, { objective: sftObjective, data: accumulated.batches, resumeFrom: dir, callbacks: [numTokensCallback(accumulated.batches)] });
+      assert.deepEqual(resumed.history.map((h) => h.num_tokens), whole.history.slice(2).map((h) => h.num_tokens));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('LoRA: only the adapters move; the frozen weights are bit for bit unchanged', async () => {
