@@ -3,6 +3,9 @@
 // epoch, training raises pairwise accuracy and logs TRL's metrics, LoRA trains
 // the adapters and the head and nothing else, and no tensor leaks.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
 import {
@@ -156,6 +159,46 @@ describe('train/reward: training a reward model on the world\'s pairs', function
     const merged = tf.tidy(() => sequenceScores(model, ids, lengths).dataSync()[0]);
     assert.ok(Math.abs(withAdapters - merged) < 1e-4, `${withAdapters} vs ${merged}`);
     ids.dispose();
+    disposeDecoder(model);
+  });
+
+  it('a resumed full fine-tuning run repeats the uninterrupted one (its checkpoint is a sequence classifier)', async () => {
+    const config = { steps: 6, lr: 3e-3, warmupSteps: 1, progress: 'none' as const, seed: 2 };
+    const data = preferenceBatches(pairs, { batchSize: 8, padId, seed: 2 });
+    const fresh = () => { const m = createDecoder(f.config, 5); addScoreHead(m, { seed: 5 }); return m; };
+    const straight = fresh();
+    const whole = await train(straight, config, { objective: rewardObjective(), data });
+    const ckpt = fs.mkdtempSync(path.join(os.tmpdir(), 'reward-resume-'));
+    try {
+      const first = fresh();
+      // Stop after 3 of 6 steps (the same run, so the same schedule), at its checkpoint.
+      const stop = new Error('stop');
+      await assert.rejects(train(first, { ...config, checkpointEvery: 3, checkpointDir: ckpt }, {
+        objective: rewardObjective(),
+        data,
+        callbacks: [{ onCheckpoint: () => { throw stop; } }],
+      }), (e) => e === stop);
+      assert.deepEqual(JSON.parse(fs.readFileSync(path.join(ckpt, 'config.json'), 'utf8')).architectures, ['LlamaForSequenceClassification']);
+      const second = createDecoder(f.config, 99);
+      addScoreHead(second, { seed: 99 }); // a different head: the checkpoint must overwrite it
+      const rest = await train(second, config, { objective: rewardObjective(), data, resumeFrom: ckpt });
+      assert.deepEqual(rest.history.map((h) => h.loss), whole.history.slice(3).map((h) => h.loss));
+      assert.deepEqual(scoreHead(second).dataSync(), scoreHead(straight).dataSync());
+      [first, second].forEach(disposeDecoder);
+    } finally {
+      fs.rmSync(ckpt, { recursive: true, force: true });
+    }
+    disposeDecoder(straight);
+  });
+
+  it('refuses training checkpoints of a LoRA reward model, which would lose the head', async () => {
+    const model = createDecoder(f.config, 1);
+    addScoreHead(model);
+    addRewardLora(model, { rank: 2, alpha: 2, dropout: 0, targets: ['q_proj'] });
+    await assert.rejects(
+      train(model, { steps: 1, lr: 1e-3, progress: 'none', checkpointDir: path.join(os.tmpdir(), 'never-written') }, { objective: rewardObjective(), data: preferenceBatches(pairs, { batchSize: 4, padId }) }),
+      /checkpointDir with a LoRA reward model is not supported yet/,
+    );
     disposeDecoder(model);
   });
 
