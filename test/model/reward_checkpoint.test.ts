@@ -87,7 +87,7 @@ describe('model/reward checkpoints', function () {
     assert.deepEqual(scoreHead(a.model).dataSync(), scoreHead(b.model).dataSync());
     assert.notDeepEqual(Array.from(scoreHead(a.model).dataSync()), Array.from(scoreHead(c.model).dataSync()));
     const head = scoreHead(a.model).dataSync();
-    const std = Math.sqrt(head.reduce((s, v) => s + v * v, 0) / head.length);
+    const std = Math.sqrt(Array.from(head).reduce((s, v) => s + v * v, 0) / head.length);
     assert.ok(std > 0.005 && std < 0.05, `head std ${std}: small, near 0.02`);
     for (const [name, t] of base.weights) assert.deepEqual(a.model.weights.get(name)!.dataSync(), t.dataSync(), name);
     [base, a.model, b.model, c.model].forEach(disposeDecoder);
