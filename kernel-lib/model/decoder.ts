@@ -148,41 +148,49 @@ function attentionBias(past: number, time: number, keyMask?: tf.Tensor2D): tf.Te
 }
 
 /**
- * The additive mask of packed rows, [B, 1, T, T]: a query sees a key when the
- * key is not later and both carry the same non-zero segment id. A padding
- * query (segment 0) sees only itself, so its softmax stays well defined.
+ * Where each token's run of equal segment ids starts, [batch * time]: a token
+ * of segment s > 0 sees the keys from there up to itself; a padding token
+ * (segment 0) starts at itself and sees only itself, so its softmax stays
+ * well defined. Throws when a segment id comes back after another one.
  */
-function segmentBias(segmentIds: tf.Tensor2D): tf.Tensor {
-  const [B, T] = segmentIds.shape;
-  const seg = tf.cast(segmentIds, 'int32');
-  const q = tf.range(0, T, 1, 'int32').reshape([T, 1]);
-  const k = tf.range(0, T, 1, 'int32').reshape([1, T]);
-  const same = tf.logicalAnd(tf.equal(seg.reshape([B, 1, T, 1]), seg.reshape([B, 1, 1, T])), tf.notEqual(seg.reshape([B, 1, 1, T]), 0));
-  const allowed = tf.logicalOr(tf.logicalAnd(tf.lessEqual(k, q), same), tf.equal(k, q));
-  return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), -1e9);
-}
-
-/**
- * Positions restarting at 0 at the start of every segment (each packed
- * sequence is rotated as if it ran alone); padding counts on from the
- * segment before it, which nothing reads. Checks that segments are contiguous.
- */
-export function segmentPositions(segmentIds: ArrayLike<number>, batch: number, time: number): Int32Array {
-  const pos = new Int32Array(batch * time);
+function segmentStarts(segmentIds: ArrayLike<number>, batch: number, time: number): Int32Array {
+  const starts = new Int32Array(batch * time);
   for (let b = 0; b < batch; b++) {
     const seen = new Set<number>();
     let start = 0;
     for (let t = 0; t < time; t++) {
-      const s = segmentIds[b * time + t];
-      if (t > 0 && s !== segmentIds[b * time + t - 1]) {
+      const i = b * time + t;
+      const s = segmentIds[i];
+      if (t > 0 && s !== segmentIds[i - 1]) {
         if (s !== 0 && seen.has(s)) throw new Error(`decoder: segmentIds row ${b}: segment ${s} appears again at position ${t}; a segment must be one contiguous run`);
-        if (s !== 0) start = t;
+        start = t;
       }
       if (s !== 0) seen.add(s);
-      pos[b * time + t] = t - start;
+      starts[i] = s === 0 ? t : start;
     }
   }
-  return pos;
+  return starts;
+}
+
+/** Positions restarting at 0 where each segment starts (padding at 0: nothing reads it); checks that segments are contiguous. */
+export function segmentPositions(segmentIds: ArrayLike<number>, batch: number, time: number): Int32Array {
+  const starts = segmentStarts(segmentIds, batch, time);
+  return Int32Array.from(starts, (start, i) => (i % time) - start);
+}
+
+/**
+ * The additive mask of packed rows, [B, 1, T, T]: query t sees keys
+ * start(t)..t of its own segment (a block-diagonal causal mask). Written on
+ * the CPU from the run starts: one fill per query, instead of half a dozen
+ * tensor ops over B * T * T booleans.
+ */
+function segmentBias(starts: Int32Array, batch: number, time: number): tf.Tensor {
+  const v = new Float32Array(batch * time * time).fill(-1e9);
+  for (let i = 0; i < batch * time; i++) {
+    const t = i % time;
+    v.fill(0, i * time + starts[i], i * time + t + 1);
+  }
+  return tf.tensor4d(v, [batch, 1, time, time]);
 }
 
 interface AttentionContext {
@@ -251,13 +259,14 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
     if (segments.shape[0] !== B || segments.shape[1] !== T) throw new Error(`decoder: segmentIds has shape [${segments.shape}], expected [${B}, ${T}] like ids`);
   }
   const past = options.cache ? options.cache.keys[0].shape[2] : 0;
-  const positions = options.positions ?? (segments ? tf.tensor2d(segmentPositions(segments.dataSync(), B, T), [B, T], 'int32') : undefined);
+  const starts = segments ? segmentStarts(segments.dataSync(), B, T) : undefined;
+  const positions = options.positions ?? (starts ? tf.tensor2d(Int32Array.from(starts, (start, i) => (i % T) - start), [B, T], 'int32') : undefined);
   if (past + T > config.max_position_embeddings && !positions) {
     throw new Error(`decoder: ${past + T} tokens exceed max_position_embeddings (${config.max_position_embeddings})`);
   }
   const { cos, sin } = model.rope.at(B, T, past, positions);
-  const bias = segments
-    ? segmentBias(segments)
+  const bias = starts
+    ? segmentBias(starts, B, T)
     : options.cache || options.keyMask || options.positions
       ? attentionBias(past, T, options.keyMask)
       : model.rope.causalBias(T);
