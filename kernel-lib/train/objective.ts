@@ -48,6 +48,12 @@ export interface Objective<Batch> {
   loss(model: Decoder, batch: Batch, context: ObjectiveContext): ObjectiveOutput;
   /** Metrics not combined as a mean, by name (see MetricReduce). */
   metricReduce?: Record<string, MetricReduce>;
+  /**
+   * Tokens a batch feeds the model, for the step's `tokens` and `tokens_per_s`
+   * when the count is not tokens (the reward objective counts pairs); without
+   * it the count is taken.
+   */
+  tokens?(batch: Batch): number;
   /** Rows in a batch (gives each split part its firstRow); without it every part starts at row 0. */
   rows?(batch: Batch): number;
   /**

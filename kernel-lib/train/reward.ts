@@ -91,6 +91,14 @@ export function checkPreferenceBatch(batch: PreferenceBatch, model: Decoder, fir
   }
 }
 
+/** Real tokens of a batch's rows, chosen and rejected (TRL's num_tokens counts the attention mask). */
+function batchTokens(batch: PreferenceBatch): number {
+  let n = 0;
+  for (const k of batch.chosenLengths) n += k;
+  for (const k of batch.rejectedLengths) n += k;
+  return n;
+}
+
 function slicePairs(batch: PreferenceBatch, from: number, to: number, coef: number | undefined): PreferenceBatch {
   const L = batch.length;
   return {
@@ -118,6 +126,7 @@ export function rewardObjective(options: RewardObjectiveOptions = {}): Objective
     name: 'reward',
     metricReduce: REWARD_METRICS,
     rows: (batch) => batch.pairs,
+    tokens: (batch) => batchTokens(batch),
     split(batch, parts) {
       const out: PreferenceBatch[] = [];
       for (let p = 0; p < parts; p++) {
@@ -145,8 +154,7 @@ export function rewardObjective(options: RewardObjectiveOptions = {}): Objective
       const rejected = tf.slice(scores, [P], [P]) as tf.Tensor1D;
       const margin = batch.margin ? tf.tensor1d(batch.margin) : undefined;
       const loss = bradleyTerryLoss(chosen, rejected, { margin, centerRewardsCoefficient: batch.centerRewardsCoefficient ?? coef });
-      let tokens = 0;
-      for (const n of lengths) tokens += n;
+      const tokens = batchTokens(batch);
       return {
         lossSum: tf.mul(loss, P),
         count: P,

@@ -226,11 +226,13 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
       const sums = params.map((p) => new Float32Array(p.values.length));
       let lossSum = 0;
       let count = 0;
+      let tokens = 0;
       const metricSteps: Record<string, number> = {};
       const batches: B[] = [];
       for (let micro = 0; micro < accumulation; micro++) {
         const batch = validated(objective, model, data.batch(step, micro), `train: step ${step}, micro-batch ${micro}`);
         batches.push(batch);
+        tokens += objective.tokens?.(batch) ?? 0;
         const context = { dropoutSeed: (seed * 1_000_003 + step * 1009 + micro) >>> 0 };
         let results: GradientResult[];
         if (workers) {
@@ -288,8 +290,8 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
         loss,
         lr,
         grad_norm: gradNorm,
-        tokens: count,
-        tokens_per_s: count / Math.max(seconds, 1e-9),
+        tokens: objective.tokens ? tokens : count,
+        tokens_per_s: (objective.tokens ? tokens : count) / Math.max(seconds, 1e-9),
         elapsed_s: (Date.now() - started) / 1000,
       };
       for (const [k, v] of Object.entries(metricSteps)) {

@@ -119,6 +119,8 @@ describe('train/reward: training a reward model on the world\'s pairs', function
     const tokensOf = (step: number) => { const b = source.batch(step, 0); return [...b.chosenLengths, ...b.rejectedLengths].reduce((a, n) => a + n, 0); };
     assert.equal(r.history[0].num_tokens, tokensOf(0));
     assert.equal(r.history[1].num_tokens, tokensOf(0) + tokensOf(1));
+    // The step's tokens (and tokens/s) are tokens, not pairs.
+    assert.equal(r.history[1].tokens, tokensOf(1));
     const firstLoss = r.history.slice(0, 5).reduce((a, s) => a + s.loss, 0) / 5;
     const lastLoss = r.history.slice(-5).reduce((a, s) => a + s.loss, 0) / 5;
     assert.ok(lastLoss < firstLoss - 0.1, `loss ${firstLoss} -> ${lastLoss}`);
