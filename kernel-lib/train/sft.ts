@@ -197,7 +197,9 @@ function sliceRows(batch: SftBatch, from: number, to: number): SftBatch {
  * Per-token metrics summed over trained tokens (weighted by the mask), for
  * logits [N, V]: the entropy of the predictive distribution, and how many
  * argmax predictions equal the target. Divided by the trained-token count
- * they are TRL's `entropy` and `mean_token_accuracy`.
+ * they are `entropy` and `mean_token_accuracy`. TRL's accuracy is over the
+ * same tokens; its entropy averages every non-padding token, prompts
+ * included, where this one watches only the tokens being learned.
  */
 export function sftMetricSums(logits: tf.Tensor2D, targets: tf.Tensor1D, weights?: tf.Tensor1D): { entropy: tf.Scalar; correct: tf.Scalar } {
   return tf.tidy(() => {

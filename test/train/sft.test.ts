@@ -211,6 +211,14 @@ describe('train/sft', function () {
     assert.equal(sftExamples([long], tok, template, { batchSize: 1, maxLength: eotAt, truncate: true })[0].ids.length, eotAt + 1);
   });
 
+  it('options are checked when the data is built, naming the field', () => {
+    assert.throws(() => sftExamples(RECORDS, tok, template, { batchSize: 0 }), /SftConfig\.batchSize: expected a positive integer, got 0/);
+    assert.throws(() => sftExamples(RECORDS, tok, template, { batchSize: 2, packing: true }), /SftConfig\.maxLength: packing needs a row length/);
+    assert.throws(() => sftExamples(RECORDS, tok, template, { batchSize: 2, maxLength: 2.5 }), /SftConfig\.maxLength: expected a positive integer, got 2\.5/);
+    const mixed: SftRecord = { kind: 'prompt-completion', source: 'pc.jsonl', id: 'mixed', prompt: 'Say hi.', completion: [{ role: 'assistant', content: 'hi' }] };
+    assert.throws(() => sftExamples([mixed], tok, template, { batchSize: 1 }), /pc\.jsonl record mixed \(index 0\): prompt and completion must both be text or both be messages/);
+  });
+
   it('batches are a pure function of (step, micro), shuffled per epoch, every unit once an epoch', () => {
     const examples = sftExamples([...RECORDS, ...RECORDS, ...RECORDS], tok, template, { batchSize: 1 });
     const rowKey = (b: SftBatch, r: number) => Array.from(b.inputs.subarray(r * b.length, (r + 1) * b.length)).filter((x) => x !== tok.pad).join(',');
