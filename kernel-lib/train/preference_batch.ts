@@ -42,8 +42,9 @@ export function encodeReply(
   const ids = tokenizer.encode(rendered.text.slice(0, span.end), { addSpecialTokens: false });
   const eot = tokenizer.tokenToId(template.endOfTurn);
   if (eot === undefined || ids.at(-1) !== eot) {
+    const last = ids.length ? JSON.stringify(tokenizer.idToToken(ids.at(-1)!)) : 'nothing (no tokens)';
     throw new Error(
-      `${where}: the rendered reply ends with token ${JSON.stringify(tokenizer.idToToken(ids.at(-1)!))}, not the end-of-turn ${JSON.stringify(template.endOfTurn)}` +
+      `${where}: the rendered reply ends with token ${last}, not the end-of-turn ${JSON.stringify(template.endOfTurn)}` +
         `${eot === undefined ? ' (which is not a token of this tokenizer: add the template\'s markers as special tokens)' : ''}`,
     );
   }

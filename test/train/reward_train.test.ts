@@ -14,6 +14,7 @@ import {
 import {
   encodePreferences, preferenceBatch, preferenceBatches, rewardObjective, scoreReplies, train, type EncodedPair, type StepRecord,
 } from '../../kernel-lib/train';
+import { trainBpe } from '../../kernel-lib/text';
 import { rewardFixture } from './reward_helpers';
 
 /** Share of pairs whose chosen reply scores strictly above the rejected one. */
@@ -54,6 +55,14 @@ describe('train/reward: training a reward model on the world\'s pairs', function
     // The shared prompt tokens are the same in both rows.
     const prompt = f.tokenizer.encode('<|im_start|>user\n', { addSpecialTokens: false });
     assert.deepEqual(p.chosen.slice(0, prompt.length), p.rejected.slice(0, prompt.length));
+  });
+
+  it('refuses a tokenizer that splits the end-of-turn marker, naming the pair', () => {
+    const plain = trainBpe('the cat sat on the mat', { vocabSize: 270 });
+    assert.throws(
+      () => encodePreferences(f.pairs.slice(0, 1), plain, f.template),
+      new RegExp(`world pair ${f.pairs[0].id} \\(chosen\\): the rendered reply ends with token .*, not the end-of-turn "<\\|im_end\\|>" \\(which is not a token of this tokenizer`),
+    );
   });
 
   it('refuses pairs over maxLength, naming them, or drops and lists them', () => {
