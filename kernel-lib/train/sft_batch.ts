@@ -9,7 +9,7 @@
 // whole dataset, shuffled per epoch.
 import { randomStream } from '../runtime/seed';
 import type { BatchSource } from './data';
-import { packedBatch, planPacking, type PackPlan, type SftBatch } from './sft_pack';
+import { exampleSlots, packedBatch, planPacking, type PackPlan, type SftBatch } from './sft_pack';
 
 export interface SftBatchExample {
   ids: ArrayLike<number>;
@@ -110,7 +110,16 @@ export function sftBatches(examples: SftBatchExample[], options: SftSourceOption
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`sftBatches: batchSize must be a positive integer, got ${batchSize}`);
   const accumulation = options.accumulation ?? 1;
   if (options.packing && options.maxLength === undefined) throw new Error('sftBatches: packing needs maxLength (the row length)');
-  const plan = options.packing ? planPacking(examples, { rowLength: options.maxLength!, truncate: options.truncate, source: options.source, name: options.name }) : undefined;
+  const fit = { rowLength: options.maxLength ?? Math.max(...examples.map((e) => e.ids.length - 1)), truncate: options.truncate, source: options.source, name: options.name };
+  const plan = options.packing ? planPacking(examples, fit) : undefined;
+  // Everything a batch could fail on is found now, before the first step, naming the example.
+  exampleSlots(examples, fit).forEach((slots, i) => {
+    let trained = 0;
+    for (let t = 1; t <= slots; t++) trained += examples[i].mask[t];
+    if (trained === 0) {
+      throw new Error(`${options.name ? options.name(i) : `${options.source ?? 'sft'} example ${i}`}: no target is trained on${slots < examples[i].ids.length - 1 ? ' after truncation' : ''}: the example would add nothing to the loss`);
+    }
+  });
   const units = plan ? plan.rows.length : examples.length;
   const perms = new Map<number, Int32Array>();
   const permutation = (epoch: number): Int32Array => {
@@ -137,15 +146,7 @@ export function sftBatches(examples: SftBatchExample[], options: SftSourceOption
       if (plan) return packedBatch(examples, plan, picked, padId, options.source);
       const chosen = picked.map((i) => examples[i]);
       const length = options.maxLength === undefined ? undefined : Math.min(options.maxLength, Math.max(...chosen.map((e) => e.ids.length - 1)));
-      try {
-        return sftBatch(chosen, { padId, length, truncate: options.truncate, source: options.source });
-      } catch (e) {
-        // sftBatch numbers rows within the batch; name the example instead.
-        const row = /row (\d+)/.exec((e as Error).message);
-        if (!row) throw e;
-        const i = picked[Number(row[1])];
-        throw new Error(`${options.name ? options.name(i) : `example ${i}`}: ${(e as Error).message}`);
-      }
+      return sftBatch(chosen, { padId, length, truncate: options.truncate, source: options.source });
     },
   };
 }

@@ -211,6 +211,16 @@ describe('train/sft', function () {
     assert.equal(sftExamples([long], tok, template, { batchSize: 1, maxLength: eotAt, truncate: true })[0].ids.length, eotAt + 1);
   });
 
+  it('a batch source built from examples directly finds untrainable or too long examples before any batch, named', () => {
+    const examples = sftExamples(RECORDS, tok, template, { batchSize: 1 });
+    const name = (i: number) => `my.jsonl line ${i + 1}`;
+    const silent = examples.map((e, i) => (i === 2 ? { ...e, mask: e.mask.map(() => 0) } : e));
+    for (const packing of [false, true]) {
+      assert.throws(() => sftBatches(silent, { batchSize: 2, padId: tok.pad, packing, maxLength: 120, name }), /my\.jsonl line 3: no target is trained on: the example would add nothing/);
+      assert.throws(() => sftBatches(examples, { batchSize: 2, padId: tok.pad, packing, maxLength: 20, name }), /my\.jsonl line \d: \d+ tokens do not fit a row of 20 \+ 1/);
+    }
+  });
+
   it('options are checked when the data is built, naming the field', () => {
     assert.throws(() => sftExamples(RECORDS, tok, template, { batchSize: 0 }), /SftConfig\.batchSize: expected a positive integer, got 0/);
     assert.throws(() => sftExamples(RECORDS, tok, template, { batchSize: 2, packing: true }), /SftConfig\.maxLength: packing needs a row length/);
