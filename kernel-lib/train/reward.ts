@@ -9,7 +9,6 @@ import { hashString } from '../runtime/seed';
 import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatMessage, ChatTemplate } from '../text/chat_types';
 import type { MetricReduce, Objective, ObjectiveContext, ObjectiveOutput } from './objective';
-import { registerObjective } from './objectives';
 import { encodeReply, preferenceBatch, type PreferenceBatch } from './preference_batch';
 
 export interface BradleyTerryOptions {
@@ -164,8 +163,8 @@ export function rewardObjective(options: RewardObjectiveOptions = {}): Objective
   };
 }
 
+/** The objective a worker thread rebuilds by the name 'reward' (the run's options come with the split parts). */
 export const defaultRewardObjective = rewardObjective();
-registerObjective(defaultRewardObjective as Objective<unknown>);
 
 export interface ScoreRepliesOptions {
   /** Replies scored per forward (default 16). */
