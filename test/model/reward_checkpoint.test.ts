@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
 import {
-  addRewardLora, addScoreHead, createDecoder, disposeDecoder, loadCheckpoint, loadRewardModel, readSafetensorsHeader,
+  addRewardLora, addScoreHead, createDecoder, disposeDecoder, loadCheckpoint, loadRewardModel, readSafetensors, readSafetensorsHeader,
   saveCheckpoint, saveRewardAdapters, saveRewardModel, scoreHead, sequenceScores, type Decoder,
 } from '../../kernel-lib/model';
 import { findTransformersPython } from '../../scripts/reference/python';
@@ -107,6 +107,27 @@ describe('model/reward checkpoints', function () {
     disposeDecoder(model);
   });
 
+  it('saves LoRA reward adapters in PEFT\'s SEQ_CLS layout, the head under modules_to_save', () => {
+    const model = createDecoder(tinyConfig(), 9);
+    addScoreHead(model, { seed: 9 });
+    addRewardLora(model, { rank: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'] }, 9);
+    const out = path.join(dir, 'adapters-layout');
+    saveRewardAdapters(out, model);
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
+    assert.equal(config.peft_type, 'LORA');
+    assert.equal(config.task_type, 'SEQ_CLS');
+    assert.deepEqual(config.modules_to_save, ['score']);
+    assert.deepEqual(config.target_modules, ['q_proj', 'v_proj']);
+    // The names and [out, in] shapes PEFT 0.21 writes for a LlamaForSequenceClassification (modules_to_save saved without their adapter name).
+    const tensors = readSafetensorsHeader(path.join(out, 'adapter_model.safetensors')).tensors;
+    assert.deepEqual(tensors.get('base_model.model.score.weight')!.shape, [1, 32]);
+    assert.deepEqual(tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')!.shape, [4, 32]);
+    assert.deepEqual(tensors.get('base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight')!.shape, [16, 4]);
+    assert.equal(tensors.size, 2 * 2 * 2 + 1);
+    assert.deepEqual(readSafetensors(path.join(out, 'adapter_model.safetensors')).tensors.get('base_model.model.score.weight')!.data, scoreHead(model).dataSync());
+    disposeDecoder(model);
+  });
+
   it('a folder transformers saved gives transformers\' scores (golden file)', () => {
     const golden = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'golden.json'), 'utf8'));
     const { model, head } = loadCheckpoint(FIXTURE);
@@ -161,10 +182,6 @@ describe('model/reward checkpoints', function () {
       }
       const adapters = path.join(dir, 'peft-adapters');
       saveRewardAdapters(adapters, model);
-      const config = JSON.parse(fs.readFileSync(path.join(adapters, 'adapter_config.json'), 'utf8'));
-      assert.equal(config.task_type, 'SEQ_CLS');
-      assert.deepEqual(config.modules_to_save, ['score']);
-      assert.ok(readSafetensorsHeader(path.join(adapters, 'adapter_model.safetensors')).tensors.has('base_model.model.score.weight'));
       const r = run(['--base', base, '--adapter', adapters, '--pad-id', String(PAD)]);
       assert.equal(r.architecture, 'LlamaForSequenceClassification');
       assertClose(r.scores, scoresOf(model, sample), 1e-4, 'scores');
