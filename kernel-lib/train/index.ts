@@ -14,7 +14,7 @@ export { objectiveByName, registerObjective } from './objectives';
 export { readParams, trainableMap, writeParams } from './params';
 export { createProgress } from './progress';
 export type { Progress, ProgressMode } from './progress';
-export { sftBatch, sftBatches } from './sft_batch';
+export { sftBatch, sftBatches, sftEvalBatches } from './sft_batch';
 export type { SftBatchExample, SftBatchOptions, SftBatchSource, SftSourceOptions } from './sft_batch';
 export { numTokensCallback, sftData, sftExamples, sftMetricSums, sftObjective, SftDataError } from './sft';
 export type { PromptCompletion, SftConfig, SftData, SftExampleOf, SftRecord } from './sft';

@@ -150,3 +150,25 @@ export function sftBatches(examples: SftBatchExample[], options: SftSourceOption
     },
   };
 }
+
+/**
+ * Every example exactly once, in order, as batches of `batchSize` rows (padded,
+ * or packed by the same best-fit decreasing rule): for evaluation, where the
+ * loss must cover a fixed set once rather than a shuffled stream.
+ */
+export function sftEvalBatches(examples: SftBatchExample[], options: Omit<SftSourceOptions, 'accumulation' | 'seed'>): SftBatch[] {
+  const source = sftBatches(examples, options);
+  const units = source.unitsPerEpoch;
+  const batches: SftBatch[] = [];
+  for (let from = 0; from < units; from += options.batchSize) {
+    const picked = Array.from({ length: Math.min(options.batchSize, units - from) }, (_, j) => from + j);
+    if (source.plan) {
+      batches.push(packedBatch(examples, source.plan, picked, options.padId, options.source));
+    } else {
+      const chosen = picked.map((i) => examples[i]);
+      const length = options.maxLength === undefined ? undefined : Math.min(options.maxLength, Math.max(...chosen.map((e) => e.ids.length - 1)));
+      batches.push(sftBatch(chosen, { padId: options.padId, length, truncate: options.truncate, source: options.source }));
+    }
+  }
+  return batches;
+}

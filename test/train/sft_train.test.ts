@@ -12,7 +12,7 @@ import { addLora, createDecoder, disposeDecoder, type Decoder } from '../../kern
 import { loadWorld } from '../../kernel-lib/data';
 import { builtinTemplate, trainBpe, type BpeTokenizer } from '../../kernel-lib/text';
 import {
-  evaluate, numTokensCallback, packSftExamples, sftData, sftObjective, startWorkers, train, type SftConfig, type SftData,
+  evaluate, numTokensCallback, sftData, sftEvalBatches, sftObjective, startWorkers, train, type SftBatch, type SftConfig, type SftData,
 } from '../../kernel-lib/train';
 import { tinyConfig } from '../model/helpers';
 
@@ -25,7 +25,7 @@ describe('train/sft training', function () {
   let data: SftData;
   let padded: SftData;
   let records: Parameters<typeof sftData>[0];
-  let heldOut: ReturnType<typeof packSftExamples>[];
+  let heldOut: SftBatch[];
   const config: SftConfig = { batchSize: 2, packing: true, maxLength: 192, seed: 2 };
   const newModel = (seed = 7): Decoder => createDecoder(tinyConfig({ vocab_size: tok.vocabSize, max_position_embeddings: 192 }), seed);
 
@@ -38,7 +38,7 @@ describe('train/sft training', function () {
     data = sftData(records, tok, template, config);
     padded = sftData(records, tok, template, { ...config, batchSize: 8, packing: false });
     const test = sftData(world.sftTest.slice(0, 40), tok, template, config);
-    heldOut = [packSftExamples(test.examples, { rowLength: 192, padId: tok.pad })];
+    heldOut = sftEvalBatches(test.examples, { batchSize: 4, padId: tok.pad, packing: true, maxLength: 192 });
   });
 
   it('a few steps reduce the held-out SFT loss, and log loss, entropy, mean_token_accuracy, num_tokens', async () => {
@@ -67,6 +67,20 @@ describe('train/sft training', function () {
     const first = result.history[0];
     const last = result.history.at(-1)!;
     assert.ok(last.mean_token_accuracy > first.mean_token_accuracy, `accuracy ${first.mean_token_accuracy} -> ${last.mean_token_accuracy}`);
+    disposeDecoder(model);
+  });
+
+  it('evaluation batches hold every held-out example once, packed or padded, with the same loss', () => {
+    const test = sftData(records.slice(0, 30), tok, template, config);
+    const trained = test.examples.reduce((s, e) => s + e.mask.slice(1).reduce((a, m) => a + m, 0), 0);
+    const model = newModel();
+    const losses = [true, false].map((packing) => {
+      const batches = sftEvalBatches(test.examples, { batchSize: 3, padId: tok.pad, packing, maxLength: 192 });
+      assert.equal(batches.reduce((s, b) => s + b.mask!.reduce((a, m) => a + m, 0), 0), trained, `${packing ? 'packed' : 'padded'}: every trained token once`);
+      assert.equal(batches.reduce((s, b) => s + b.numTokens, 0), test.examples.reduce((s, e) => s + e.ids.length, 0));
+      return evaluate(model, sftObjective, batches).loss;
+    });
+    assert.ok(Math.abs(losses[0] - losses[1]) < 1e-4, `packed ${losses[0]} vs padded ${losses[1]}`);
     disposeDecoder(model);
   });
 
