@@ -16,7 +16,7 @@ export { createProgress } from './progress';
 export type { Progress, ProgressMode } from './progress';
 export { sftBatch, sftBatches, sftEvalBatches } from './sft_batch';
 export type { SftBatchExample, SftBatchOptions, SftBatchSource, SftSourceOptions } from './sft_batch';
-export { numTokensCallback, sftData, sftExamples, sftMetricSums, sftObjective, SftDataError } from './sft';
+export { sftData, sftExamples, sftMetricSums, sftObjective, SftDataError } from './sft';
 export type { PromptCompletion, SftConfig, SftData, SftExampleOf, SftRecord } from './sft';
 export { packedBatch, packingEfficiency, packSftExamples, planPacking } from './sft_pack';
 export type { PackOptions, PackPlan, SftBatch } from './sft_pack';

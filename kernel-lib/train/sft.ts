@@ -11,7 +11,6 @@ import { forward, type Decoder } from '../model/decoder';
 import { assistantMask, buildSftExample } from '../text/assistant_mask';
 import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatTemplate } from '../text/chat_types';
-import type { TrainCallback } from './callbacks';
 import { tokenCrossEntropySum } from './cross_entropy';
 import { checkLmBatch, rowSeed } from './lm';
 import type { Objective, ObjectiveContext, ObjectiveOutput } from './objective';
@@ -179,7 +178,8 @@ function sliceRows(batch: SftBatch, from: number, to: number): SftBatch {
   const a = from * batch.length;
   const b = to * batch.length;
   const segments = batch.segments?.subarray(a, b);
-  const counts = segments ? countTokens(segments, to - from, batch.length) : { realTokens: NaN, numTokens: NaN };
+  // Without segment ids every slot is a token, and every row one sequence.
+  const counts = segments ? countTokens(segments, to - from, batch.length) : { realTokens: (to - from) * batch.length, numTokens: (to - from) * (batch.length + 1) };
   return {
     rows: to - from,
     length: batch.length,
@@ -219,9 +219,17 @@ function checkSftBatch(batch: SftBatch, vocabSize: number, firstRow = 0): void {
   }
 }
 
-/** The masked next-token loss over trained tokens, with `entropy` and `mean_token_accuracy` (TRL's names). */
+/**
+ * The masked next-token loss over trained tokens, with TRL's `entropy`,
+ * `mean_token_accuracy` (means over trained tokens) and `num_tokens` (the
+ * running total of conversation tokens, prompts included, as TRL counts
+ * them: from the step a run starts or resumes at). A step's `tokens` and
+ * `tokens_per_s` count the tokens fed to the model (padding left out).
+ */
 export const sftObjective: Objective<SftBatch> = {
   name: 'sft',
+  metricReduce: { num_tokens: 'total' },
+  tokens: (batch) => batch.realTokens,
   split(batch, parts) {
     const out: SftBatch[] = [];
     for (let p = 0; p < parts; p++) {
@@ -262,35 +270,6 @@ export const sftObjective: Objective<SftBatch> = {
     // Metrics on the trained rows only (no gradient flows through them).
     const pick = tf.tensor1d(Int32Array.from(trained), 'int32');
     const m = sftMetricSums(tf.gather(logits, pick), tf.gather(tf.tensor1d(batch.targets, 'int32'), pick), tf.gather(tf.tensor1d(mask, 'float32'), pick));
-    return { lossSum, count, metrics: { entropy: m.entropy, mean_token_accuracy: m.correct } };
+    return { lossSum, count, metrics: { entropy: m.entropy, mean_token_accuracy: m.correct, num_tokens: tf.scalar(batch.numTokens) } };
   },
 };
-
-/**
- * TRL's `num_tokens`: the tokens of every conversation the run has gone
- * through so far (prompt and padding-free, last token included), added to
- * each step record. The loop reports objective metrics as per-trained-token
- * means, which a running total is not, so this callback computes it from the
- * batch source (batches are pure functions of step and micro-batch, so a
- * resumed run counts the steps before it too). Put it first in `callbacks`,
- * before the writers, since it fills in the record they write; the source's
- * accumulation must be the train config's.
- */
-export function numTokensCallback(batches: SftBatchSource): TrainCallback {
-  let total = 0;
-  const stepTokens = (step: number) => {
-    let sum = 0;
-    for (let micro = 0; micro < batches.accumulation; micro++) sum += batches.batch(step, micro).numTokens;
-    return sum;
-  };
-  return {
-    onStart({ step }) {
-      total = 0;
-      for (let s = 0; s < step; s++) total += stepTokens(s);
-    },
-    onStep(record) {
-      total += stepTokens(record.step - 1);
-      record.num_tokens = total;
-    },
-  };
-}
