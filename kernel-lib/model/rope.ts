@@ -15,13 +15,16 @@ export interface RopeTables {
   readonly length: number;
   /** cos/sin broadcastable over [B, heads, T, head_dim] for these positions (created in the caller's scope). */
   at(batch: number, time: number, past: number, positions?: tf.Tensor2D): { cos: tf.Tensor; sin: tf.Tensor };
-  /** The causal additive mask [T, T], cached per length. */
+  /** The causal additive mask [T, T], cached for the last few lengths used. */
   causalBias(time: number): tf.Tensor2D;
   dispose(): void;
 }
 
 /** The first tables cover this many positions (or max_position_embeddings if smaller), then double as needed. */
 const FIRST_LENGTH = 256;
+
+/** Causal masks kept for this many sequence lengths (the most recently used). */
+const CACHED_BIAS_LENGTHS = 4;
 
 /**
  * cos/sin tables built lazily: a config may allow millions of positions, and
@@ -92,12 +95,22 @@ export function ropeTables(config: ModelConfig): RopeTables {
     },
     causalBias(time) {
       let bias = biases.get(time);
-      if (!bias) {
+      if (bias) {
+        biases.delete(time); // re-inserted below: the Map's order is least recently used first
+      } else {
         const v = new Float32Array(time * time);
         for (let q = 0; q < time; q++) for (let k = q + 1; k < time; k++) v[q * time + k] = -1e9;
         bias = tf.keep(tf.tensor2d(v, [time, time]));
-        biases.set(time, bias);
+        // Batches of varying length would otherwise keep a [T, T] mask for every
+        // length ever seen (1.4 GB by length 1,024). The add that reads a mask
+        // keeps nothing for its gradient, so an evicted one can be freed now.
+        while (biases.size >= CACHED_BIAS_LENGTHS) {
+          const [oldest, old] = biases.entries().next().value as [number, tf.Tensor2D];
+          old.dispose();
+          biases.delete(oldest);
+        }
       }
+      biases.set(time, bias);
       return bias;
     },
     dispose() {

@@ -31,6 +31,21 @@ describe('model/decoder', () => {
     assert.ok(flopsPerToken(tied, 128) > 2 * (parameterCount(tied) - 128 * 9));
   });
 
+  it('causal masks of many sequence lengths are not all kept: live tensors stay bounded, logits unchanged', () => {
+    const fresh = createDecoder(tinyConfig(), 3);
+    const ids = (t: number) => [Array.from({ length: t }, (_, i) => (i * 7) % 60)];
+    const first = Float32Array.from(logitsOf(fresh, ids(5)));
+    const counts: number[] = [];
+    for (let t = 1; t <= 24; t++) {
+      const logits = tf.tidy(() => forward(fresh, tf.tensor2d(ids(t), undefined, 'int32')).logits);
+      logits.dispose();
+      counts.push(tf.memory().numTensors);
+    }
+    assert.ok(counts[23] - counts[7] <= 0, `live tensors grew with each new length: ${counts.join(' ')}`);
+    assert.deepEqual(logitsOf(fresh, ids(5)), first, 'a mask rebuilt after eviction gives the same logits');
+    disposeDecoder(fresh);
+  });
+
   it('KV-cache steps give the same logits as one full forward (GQA, untied head)', () => {
     const ids = [[1, 5, 9, 13, 17, 21, 25, 29, 33, 37], [60, 2, 4, 8, 16, 32, 3, 6, 12, 24]];
     const full = logitsOf(model, ids);
