@@ -67,19 +67,25 @@ export function mergeRewardLora(model: Decoder): void {
  * Scores [B] of right-padded rows `ids` [B, T]: the head on the final hidden
  * state at position lengths[b] - 1. The head is applied at every position
  * and the wanted one selected by a 0/1 mask, which keeps the gradient a plain
- * product (tf.gather's gradient needs a kernel some backends lack).
+ * product (tf.gather's gradient needs a kernel some backends lack). Padding
+ * is passed as a key mask (unless options give one): causal attention keeps
+ * it from real tokens anyway, but without a mask the decoder caches a causal
+ * mask per row length, and batches of many lengths would keep adding tensors.
  */
 export function sequenceScores(model: Decoder, ids: tf.Tensor2D, lengths: ArrayLike<number>, options: ForwardOptions = {}): tf.Tensor1D {
   const [B, T] = ids.shape;
   if (lengths.length !== B) throw new Error(`reward model: ${lengths.length} lengths for ${B} rows`);
   const pick = new Float32Array(B * T);
+  const real = new Int32Array(B * T);
   for (let b = 0; b < B; b++) {
     const n = lengths[b];
     if (!(Number.isInteger(n) && n >= 1 && n <= T)) throw new Error(`reward model: row ${b} has length ${n}, expected an integer in [1, ${T}]`);
     pick[b * T + n - 1] = 1;
+    real.fill(1, b * T, b * T + n);
   }
   return tf.tidy(() => {
-    const { hidden } = hiddenStates(model, ids, options);
+    const keyMask = options.keyMask ?? tf.tensor2d(real, [B, T], 'int32');
+    const { hidden } = hiddenStates(model, ids, { ...options, keyMask });
     const all = tf.reshape(tf.matMul(hidden, scoreHead(model)), [B, T]);
     return tf.sum(tf.mul(all, tf.tensor2d(pick, [B, T])), 1) as tf.Tensor1D;
   });
