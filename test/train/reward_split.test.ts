@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { addRewardLora, addScoreHead, createDecoder, disposeDecoder } from '../../kernel-lib/model';
 import {
-  computeGradients, defaultRewardObjective, encodePreferences, preferenceBatch, rewardObjective,
+  computeGradients, defaultRewardObjective, encodePreferences, objectiveByName, preferenceBatch, rewardObjective,
 } from '../../kernel-lib/train';
 import { assertClose } from '../model/helpers';
 import { rewardFixture } from './reward_helpers';
@@ -31,9 +31,9 @@ describe('train/reward: split over workers', function () {
     const parts = objective.split(batch, 3);
     assert.deepEqual(parts.map((p) => p.pairs), [3, 3, 4]);
     assert.ok(parts.every((p) => p.centerRewardsCoefficient === 0.05), 'the run\'s coefficient travels with the parts');
-    // A worker knows only the objective's name: it rebuilds the default objective of that name.
-    const byName = defaultRewardObjective;
-    assert.equal(byName.name, objective.name);
+    // A worker knows only the objective's name: it finds the default objective of that name.
+    const byName = objectiveByName(objective.name);
+    assert.equal(byName, defaultRewardObjective);
     let firstRow = 0;
     const results = parts.map((part) => {
       const r = computeGradients(model, byName, part, { ...context, firstRow });

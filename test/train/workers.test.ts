@@ -7,10 +7,11 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { addLora, createDecoder, disposeDecoder, type Decoder } from '../../kernel-lib/model';
-import { lmObjective, startWorkers, train } from '../../kernel-lib/train';
+import { addLora, addRewardLora, addScoreHead, createDecoder, disposeDecoder, type Decoder } from '../../kernel-lib/model';
+import { encodePreferences, lmObjective, preferenceBatches, rewardObjective, startWorkers, train } from '../../kernel-lib/train';
 import { tinyConfig } from '../model/helpers';
 import { base, data, rejection } from './helpers';
+import { rewardFixture } from './reward_helpers';
 
 /** Runs a TypeScript file in a child node; resolves with its exit code and output, or 'timeout' after `ms`. */
 function runChild(file: string, ms: number): Promise<{ code: number | 'timeout'; output: string }> {
@@ -75,6 +76,34 @@ describe('train/workers', () => {
     const c = await train(still, config, { objective: lmObjective, data });
     assert.ok(Math.abs(c.history.at(-1)!.loss - a.history.at(-1)!.loss) > 1e-3, 'dropout changes the losses');
     [one, two, still].forEach(disposeDecoder);
+  });
+
+  it("workers know the reward objective: two give the single-thread losses and metrics (LoRA dropout, centring)", async function () {
+    this.timeout(180000);
+    const f = rewardFixture();
+    const pairs = encodePreferences(f.pairs.slice(0, 40), f.tokenizer, f.template).pairs;
+    const rewardModel = () => {
+      const m = createDecoder(f.config, 4);
+      addScoreHead(m, { seed: 4 });
+      addRewardLora(m, { rank: 4, alpha: 8, dropout: 0.2, targets: ['q_proj', 'v_proj'] }, 4);
+      return m;
+    };
+    const config = { ...base, steps: 4, lr: 1e-2 };
+    const options = () => ({
+      objective: rewardObjective({ centerRewardsCoefficient: 0.05 }),
+      data: preferenceBatches(pairs, { batchSize: 8, padId: f.tokenizer.pad, seed: 4 }),
+    });
+    const one = rewardModel();
+    const two = rewardModel();
+    const a = await train(one, config, options());
+    const b = await train(two, config, { ...options(), workers: await startWorkers(2, { backend: 'wasm', objective: 'reward' }), closeWorkers: true });
+    assert.equal(b.history.length, 4);
+    a.history.forEach((h, i) => {
+      for (const k of ['loss', 'accuracy', 'margin', 'mean_reward', 'min_reward', 'max_reward', 'num_tokens', 'tokens']) {
+        assert.ok(Math.abs(h[k] - b.history[i][k]) < 1e-4, `step ${h.step} ${k}: ${h[k]} vs ${b.history[i][k]}`);
+      }
+    });
+    [one, two].forEach(disposeDecoder);
   });
 
   it('no tensors leak over steps with LoRA dropout', async () => {
