@@ -16,10 +16,15 @@ export interface StepRecord {
   [metric: string]: number;
 }
 
+/**
+ * An evaluation's results at a step, with TRL's names: eval_loss,
+ * eval_perplexity for objectives whose loss is a mean over tokens (lm, sft),
+ * and the objective's metrics prefixed eval_ (eval_accuracy, eval_margin,
+ * eval_mean_token_accuracy, eval_entropy, ...).
+ */
 export interface EvalRecord {
   step: number;
   eval_loss: number;
-  eval_perplexity: number;
   [metric: string]: number;
 }
 

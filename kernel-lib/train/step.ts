@@ -36,23 +36,37 @@ export function computeGradients<B>(model: Decoder, objective: Objective<B>, bat
     g.dispose();
     return a;
   });
-  const metrics: Record<string, number> = {};
-  for (const [k, t] of Object.entries(metricTensors)) {
-    metrics[k] = t.dataSync()[0];
-    t.dispose();
-  }
-  return { lossSum, count, metrics, grads: flat };
+  return { lossSum, count, metrics: readScalars(metricTensors), grads: flat };
 }
 
-/** The summed loss and count of a batch without gradients (evaluation). */
-export function computeLoss<B>(model: Decoder, objective: Objective<B>, batch: B): { lossSum: number; count: number } {
+/** The values of kept scalars, which are then disposed. */
+function readScalars(tensors: Record<string, tf.Scalar>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, t] of Object.entries(tensors)) {
+    out[k] = t.dataSync()[0];
+    t.dispose();
+  }
+  return out;
+}
+
+export interface LossResult {
+  lossSum: number;
+  count: number;
+  /** The objective's metrics of the batch, as its loss returns them (sums, or extremes; see MetricReduce). */
+  metrics: Record<string, number>;
+}
+
+/** The summed loss, count and metrics of a batch without gradients (evaluation). */
+export function computeLoss<B>(model: Decoder, objective: Objective<B>, batch: B): LossResult {
   let count = 0;
+  const metricTensors: Record<string, tf.Scalar> = {};
   const value = tf.tidy(() => {
     const out = objective.loss(model, batch, {});
     count = out.count;
+    for (const [k, t] of Object.entries(out.metrics ?? {})) metricTensors[k] = tf.keep(t);
     return out.lossSum;
   });
   const lossSum = value.dataSync()[0];
   value.dispose();
-  return { lossSum, count };
+  return { lossSum, count, metrics: readScalars(metricTensors) };
 }

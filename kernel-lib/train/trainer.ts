@@ -18,13 +18,14 @@ import type { EvalRecord, StepRecord, TrainCallback } from './callbacks';
 import type { BatchSource } from './data';
 import { firstNonFinite, NonFiniteLossError, nonFiniteOn } from './finite';
 import { addInto, clipByGlobalNorm, scale } from './gradients';
-import type { MetricReduce, Objective, ObjectiveContext } from './objective';
+import type { Objective, ObjectiveContext } from './objective';
 import { readParams, writeParams } from './params';
 import { createProgress, type ProgressMode } from './progress';
 import { warmupCosine } from './schedule';
 import { resumeSettings } from './resume';
 import { loadTrainingCheckpoint, readTrainerState, saveTrainingCheckpoint } from './state';
-import { computeGradients, computeLoss, type GradientResult } from './step';
+import { computeGradients, type GradientResult } from './step';
+import { combineMetric, evaluate, reportedMetric, validated } from './evaluate';
 import type { GradientWorkers } from './workers';
 
 export interface TrainConfig {
@@ -85,37 +86,8 @@ export interface TrainResult {
 }
 
 export { NonFiniteLossError } from './finite';
-
-/** Prefixes an error from checking a batch with where the batch was used. */
-function validated<B>(objective: Objective<B>, model: Decoder, batch: B, where: string): B {
-  try {
-    objective.validate?.(batch, model);
-  } catch (e) {
-    throw new Error(`${where}: ${(e as Error).message}`);
-  }
-  return batch;
-}
-
-/** Mean loss over `batches` without updating (eval_loss, and its exp, eval_perplexity). */
-export function evaluate<B>(model: Decoder, objective: Objective<B>, batches: B[]): { loss: number; perplexity: number } {
-  let sum = 0;
-  let count = 0;
-  batches.forEach((b, i) => {
-    const r = computeLoss(model, objective, validated(objective, model, b, `evaluate: eval batch ${i}`));
-    sum += r.lossSum;
-    count += r.count;
-  });
-  const loss = count > 0 ? sum / count : NaN;
-  return { loss, perplexity: Math.exp(loss) };
-}
-
-/** Adds one part's metric value into a step's (a sum, or the extreme for min/max). */
-function combineMetric(how: MetricReduce | undefined, step: number | undefined, part: number): number {
-  if (step === undefined) return part;
-  if (how === 'min') return Math.min(step, part);
-  if (how === 'max') return Math.max(step, part);
-  return step + part;
-}
+export { evaluate } from './evaluate';
+export type { EvalResult } from './evaluate';
 
 async function each(callbacks: TrainCallback[], f: (c: TrainCallback) => void | Promise<void> | undefined): Promise<void> {
   for (const c of callbacks) await f(c);
@@ -203,8 +175,7 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
   };
   const runEval = async () => {
     if (!evalData?.length) return;
-    const r = evaluate(model, objective, evalData);
-    const record: EvalRecord = { step, eval_loss: r.loss, eval_perplexity: r.perplexity };
+    const record: EvalRecord = { step, ...evaluate(model, objective, evalData).metrics };
     evals.push(record);
     await each(callbacks, (c) => c.onEval?.(record));
   };
@@ -295,9 +266,7 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
         elapsed_s: (Date.now() - started) / 1000,
       };
       for (const [k, v] of Object.entries(metricSteps)) {
-        const how = reduce[k] ?? 'mean';
-        if (how === 'total') record[k] = totals[k] = (totals[k] ?? 0) + v;
-        else record[k] = how === 'mean' ? v / count : v;
+        record[k] = reduce[k] === 'total' ? (totals[k] = (totals[k] ?? 0) + v) : reportedMetric(reduce[k], v, count);
       }
       history.push(record);
       progress.update(step, { loss, tokensPerSecond: record.tokens_per_s, lr });
