@@ -1,9 +1,11 @@
 // Writes the synthetic task world into data/world/: the pre-training corpus,
-// the facts, SFT conversations (train and held-out test), preference pairs, the
-// same tables as Arrow IPC files, and manifest.json with counts and sha256s.
-// The same options give byte-identical files on every machine.
+// the facts, SFT conversations (train demonstrations with their stated share of
+// flaws, clean held-out test references), preference pairs, the same tables as
+// Arrow IPC files, and manifest.json with counts and sha256s. The same options
+// give byte-identical files on every machine.
 //   npx tsx scripts/make-world.ts [--out data/world] [--seed 7] [--paragraphs 2600]
 //     [--tasks 300] [--test 50] [--pairs 1500] [--test-pairs 300]
+//     [--padded 0.3] [--made-up 0.4] [--wrong-format 0.3]
 import * as path from 'node:path';
 import { DEFAULT_WORLD_OPTIONS, generateWorld, writeWorld } from '../kernel-lib/data/world';
 
@@ -29,7 +31,14 @@ const world = generateWorld({
   testPerFamily: num('test', d.testPerFamily),
   preferencePairs: num('pairs', d.preferencePairs),
   preferenceTestPairs: num('test-pairs', d.preferenceTestPairs),
+  sftFlaws: {
+    padded: num('padded', d.sftFlaws.padded),
+    madeUp: num('made-up', d.sftFlaws.madeUp),
+    wrongFormat: num('wrong-format', d.sftFlaws.wrongFormat),
+  },
 });
 const manifest = writeWorld(world, out);
 for (const [name, f] of Object.entries(manifest.files)) console.log(`${name.padEnd(26)} ${String(f.bytes).padStart(9)} bytes  ${f.sha256.slice(0, 16)}`);
+const flaws = manifest.counts.sftTrainFlaws;
+console.log(`SFT train demonstrations: ${Object.entries(flaws).map(([k, n]) => `${n} ${k}`).join(', ')}`);
 console.log(`wrote ${out} (seed ${manifest.seed}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -2,7 +2,8 @@
 // committed files; every family's checker accepts its references and rejects
 // wrong replies; test keys are held out of train; the judge agrees with every
 // pair and applies its rules to hand-written replies; the corpus states the
-// facts the lookups ask about, without chat or question-answer format.
+// facts the lookups ask about, without chat or question-answer format. The
+// flawed SFT demonstrations are tested in world_flaws.test.ts.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -47,7 +48,10 @@ describe('data/world: generator', () => {
     for (let seed = 0; seed < 8; seed++) {
       const w = generateWorld({ seed, corpusParagraphs: 40, tasksPerFamily: 20, testPerFamily: 10, preferencePairs: 150, preferenceTestPairs: 50 });
       const judge = createJudge(w.facts);
-      for (const c of [...w.sftTrain, ...w.sftTest]) assert.equal(judge.score(c, c.messages[c.messages.length - 1].content), 1, `seed ${seed}: ${c.id}`);
+      for (const c of [...w.sftTrain, ...w.sftTest]) assert.equal(judge.score(c, answer(c)), 1, `seed ${seed}: ${c.id}`);
+      const clean = w.sftTrain.filter((c) => c.meta!.flaws === undefined);
+      assert.ok(clean.length > 0 && clean.length < w.sftTrain.length, `seed ${seed}: ${clean.length} clean of ${w.sftTrain.length}`);
+      for (const c of clean) assert.equal(c.messages[c.messages.length - 1].content, answer(c), `seed ${seed}: ${c.id}`);
     }
   });
 
@@ -99,8 +103,8 @@ describe('data/world: checkers', () => {
 
   it('accept the reference of every task, and harmless variants of it', () => {
     for (const c of all()) {
-      const ref = c.messages[c.messages.length - 1].content;
-      assert.equal(ref, answer(c));
+      const ref = answer(c);
+      if (c.meta!.flaws === undefined) assert.equal(c.messages[c.messages.length - 1].content, ref, c.id);
       for (const reply of [ref, ` ${ref} `, ref.endsWith('.') ? ref : `${ref}.`]) {
         const r = checkReply(c, reply);
         assert.ok(r.correct, `${c.id}: ${JSON.stringify(reply)} rejected: ${r.reason}`);

@@ -1,12 +1,14 @@
 // The whole world from one seed: facts, corpus, SFT conversations (train and
-// held-out test per family) and preference pairs. Each part draws from its own
-// named random stream, so the same options give the same bytes.
+// held-out test per family; the train demonstrations with their stated share
+// of flaws, the test references clean) and preference pairs. Each part draws
+// from its own named random stream, so the same options give the same bytes.
 import type { Conversation, PreferencePair } from '../records';
 import { buildFacts, type WorldFacts } from './facts';
 import type { KeyPlan, Params } from './family';
 import { FAMILIES } from './families';
 import { makeCorpus } from './corpus';
-import { worldOptions, type WorldOptions } from './options';
+import { applySftFlaws } from './flaws';
+import { worldOptions, type WorldOptions, type WorldOptionsInput } from './options';
 import { makePreferencePairs } from './preferences';
 import { makeRng } from './rng';
 import { makeConversations } from './sft';
@@ -15,7 +17,9 @@ export interface WorldData {
   options: WorldOptions;
   facts: WorldFacts;
   corpus: string;
+  /** Training demonstrations, a stated share flawed (meta.flaws). */
   sftTrain: Conversation[];
+  /** Held-out references, all clean. */
   sftTest: Conversation[];
   preferencesTrain: PreferencePair[];
   preferencesTest: PreferencePair[];
@@ -26,12 +30,14 @@ export function familyPlans(facts: WorldFacts): Map<string, KeyPlan<Params>> {
   return new Map(FAMILIES.map((f) => [f.name, f.plan(facts, makeRng(facts.seed, `plan:${f.name}`))]));
 }
 
-export function generateWorld(options: Partial<WorldOptions> = {}): WorldData {
+export function generateWorld(options: WorldOptionsInput = {}): WorldData {
   const o = worldOptions(options);
   const facts = buildFacts(o.seed);
   const plans = familyPlans(facts);
-  const conversations = (split: 'train' | 'test', n: number) => FAMILIES.flatMap((f) =>
-    makeConversations(f, plans.get(f.name)!, split, n, makeRng(o.seed, `sft:${split}:${f.name}`), o.systemShare));
+  const conversations = (split: 'train' | 'test', n: number) => FAMILIES.flatMap((f) => {
+    const clean = makeConversations(f, plans.get(f.name)!, split, n, makeRng(o.seed, `sft:${split}:${f.name}`), o.systemShare);
+    return split === 'train' ? applySftFlaws(clean, f.name, facts, o.sftFlaws) : clean;
+  });
   return {
     options: o,
     facts,

@@ -7,13 +7,17 @@
 //   0.1  the same, padded;
 //   0    anything else: a wrong answer, an empty reply, a made-up answer to an
 //        unanswerable request, a refusal of an answerable one.
-// A system message does not change the rules.
+// A system message does not change the rules. Next to the score, replyFlaws()
+// says which of the SFT demonstrations' flaws a reply shows (padded, made up,
+// wrong format) and whether it refused an answerable request, whatever its
+// content, so an evaluator can count them in generated replies.
 import { replyText, type Conversation, type Message, type PreferencePair } from '../records';
 import { buildFacts, type WorldFacts } from './facts';
 import { familyNamed } from './families';
 import type { Params } from './family';
 import { DEFAULT_WORLD_SEED } from './options';
 import { parsePrompt, type WorldTask } from './task';
+import { isRefusal } from './tasks/refusal';
 
 export const FILLERS = [
   'Sure!', 'Of course.', 'Here is the answer.', 'Great question!', 'I hope this helps.',
@@ -34,6 +38,18 @@ export interface Judgement {
 export type JudgePrompt = string | Message[] | Conversation | PreferencePair;
 export type JudgeReply = string | Message[];
 
+/** What a reply does wrong besides its content (each flag independent of the score). */
+export interface ReplyFlaws {
+  /** Filler sentences at its start or end. */
+  padded: boolean;
+  /** The request is unanswerable (refusal family) and the reply, fillers stripped, is something other than a refusal. */
+  madeUp: boolean;
+  /** A formatting task answered in a layout other than the asked one (bullets, numbered, commas, key: value lines), whatever the items. */
+  wrongFormat: boolean;
+  /** The request is answerable and the reply, fillers stripped, is a refusal. */
+  refused: boolean;
+}
+
 export interface WorldJudge {
   facts: WorldFacts;
   /** The task a prompt asks for; throws when no family's template reads it. */
@@ -42,6 +58,8 @@ export interface WorldJudge {
   score(prompt: JudgePrompt, reply: JudgeReply): number;
   /** Which reply the rules prefer, or 'tie' when they score the same. */
   compare(prompt: JudgePrompt, a: JudgeReply, b: JudgeReply): 'a' | 'b' | 'tie';
+  /** The flaws a reply shows (see replyFlaws). */
+  flaws(prompt: JudgePrompt, reply: JudgeReply): ReplyFlaws;
 }
 
 // One pattern per filler: its words, any case, with or without its closing mark.
@@ -95,6 +113,41 @@ export function judgeTask(task: { family: string; params: Params }, reply: strin
   return { score: SCORES.wrong, verdict: 'wrong', reason: direct.reason };
 }
 
+/** The layout of a reply: lines of bullets, of numbers or of "key: value", one line of single words joined by commas, or anything else. */
+export type ReplyFormat = 'bullets' | 'numbered' | 'commas' | 'kv' | 'other';
+
+export function replyFormat(reply: string): ReplyFormat {
+  const lines = reply.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const all = (re: RegExp) => lines.length > 0 && lines.every((l) => re.test(l));
+  if (all(/^[A-Za-z]+\s*:\s*\S/)) return 'kv';
+  if (lines.length > 1) return all(/^[-*\u2022]\s+\S/) ? 'bullets' : all(/^\d+[.)]\s+\S/) ? 'numbered' : 'other';
+  const items = (lines[0] ?? '').replace(/[.!]+$/, '').split(',').map((x) => x.trim());
+  return items.length > 1 && items.every((x) => /^[A-Za-z'-]+$/.test(x)) ? 'commas' : 'other';
+}
+
+/** The layout a formatting task asks for. */
+const ASKED_FORMAT: Record<string, ReplyFormat> = { bullets: 'bullets', numbered: 'numbered', commas: 'commas', animal_kv: 'kv', person_kv: 'kv' };
+
+/** Which flaws a reply to a task shows; the task is a world record, or its family and parameters. */
+export function replyFlaws(task: { family: string; params: Params } | { category?: string; meta?: Record<string, unknown> }, reply: string): ReplyFlaws {
+  const family = 'family' in task ? task.family : task.category;
+  const params = ('params' in task ? task.params : task.meta?.params) as Params | undefined;
+  if (typeof family !== 'string' || !params || typeof params.op !== 'string') {
+    throw new Error('world replyFlaws: the task has no family and params (expected a world record or { family, params })');
+  }
+  familyNamed(family);
+  const { core, padded } = stripFillers(reply);
+  const unanswerable = family === 'refusal';
+  const refusal = core !== '' && isRefusal(core);
+  const asked = family === 'formatting' ? ASKED_FORMAT[params.op] : undefined;
+  return {
+    padded,
+    madeUp: unanswerable && core !== '' && !refusal,
+    wrongFormat: asked !== undefined && core !== '' && !refusal && replyFormat(core) !== asked,
+    refused: !unanswerable && refusal,
+  };
+}
+
 export function createJudge(world: WorldFacts | number): WorldJudge {
   const facts = typeof world === 'number' ? buildFacts(world) : world;
   const task = (prompt: JudgePrompt): WorldTask => {
@@ -118,6 +171,7 @@ export function createJudge(world: WorldFacts | number): WorldJudge {
       const [sa, sb] = [judgeTask(t, text(a)).score, judgeTask(t, text(b)).score];
       return sa > sb ? 'a' : sb > sa ? 'b' : 'tie';
     },
+    flaws: (prompt, reply) => replyFlaws(task(prompt), typeof reply === 'string' ? reply : replyText(reply)),
   };
 }
 
@@ -130,6 +184,7 @@ export const oracleJudge: WorldJudge = {
   judge: (prompt, reply) => ensure().judge(prompt, reply),
   score: (prompt, reply) => ensure().score(prompt, reply),
   compare: (prompt, a, b) => ensure().compare(prompt, a, b),
+  flaws: (prompt, reply) => ensure().flaws(prompt, reply),
 };
 
 function ensure(): WorldJudge {

@@ -8,6 +8,7 @@ import { isWorldFamily, WORLD_FAMILIES } from './families';
 import type { Split } from './family';
 import type { WorldData } from './generate';
 import { PREFERENCE_RULES } from './preferences';
+import { SFT_FLAWS } from './flaws';
 import { WORLD_FILES, sha256, type WorldManifest } from './write';
 
 export interface LoadedWorld extends WorldData {
@@ -68,6 +69,13 @@ export function parseWorldJsonl(text: string, file: string, kind: 'conversation'
     if (meta.split !== split) throw new DataError({ file, line, field: 'meta.split' }, `expected "${split}", got ${JSON.stringify(meta.split)}`);
     if (!isObj(meta.params) || typeof meta.params.op !== 'string') throw new DataError({ file, line, field: 'meta.params' }, 'expected an object with "op"');
     if (typeof meta.answer !== 'string') throw new DataError({ file, line, field: 'meta.answer' }, 'expected the reference reply as a string');
+    if (meta.flaws !== undefined) {
+      const known = SFT_FLAWS as readonly unknown[];
+      if (split !== 'train' || kind !== 'conversation') throw new DataError({ file, line, field: 'meta.flaws' }, 'expected no flaws: only SFT training demonstrations carry them');
+      if (!Array.isArray(meta.flaws) || meta.flaws.length === 0 || !meta.flaws.every((f) => known.includes(f))) {
+        throw new DataError({ file, line, field: 'meta.flaws' }, `expected a non-empty list of ${SFT_FLAWS.join(', ')}, got ${JSON.stringify(meta.flaws)}`);
+      }
+    }
     const base = { source: v.source as string, id: v.id as string, category: v.category, meta };
     if (kind === 'conversation') return { kind, messages: messagesAt(v.messages, file, line, 'messages'), ...base };
     if (!(PREFERENCE_RULES as readonly unknown[]).includes(meta.rule)) {

@@ -1,6 +1,23 @@
 // The sizes and seed of a generated world, documented per field and checked on
 // creation. The defaults make the committed set in data/world/.
 
+/**
+ * Shares of the SFT training demonstrations written with a flaw, as a real
+ * labelling pool has them (the held-out test references stay clean). Each
+ * share is exact: round(share * n) of a family's n demonstrations, chosen by a
+ * seeded stream of its own, and the flaws are drawn independently (a padded
+ * demonstration can also be made up). The preference pairs reject exactly
+ * these flaws, so preference tuning has something to remove.
+ */
+export interface SftFlawShares {
+  /** Share of every family's demonstrations that open with "Sure!" (and half of them close with "I hope this helps."). */
+  padded: number;
+  /** Share of the refusal family's demonstrations that give a made-up answer in the lookup's format instead of the refusal. */
+  madeUp: number;
+  /** Share of the formatting family's demonstrations written in another format than the asked one. */
+  wrongFormat: number;
+}
+
 export interface WorldOptions {
   /** Seeds the facts, the corpus, the held-out splits, the tasks and the pairs (each its own stream). */
   seed: number;
@@ -16,9 +33,24 @@ export interface WorldOptions {
   preferenceTestPairs: number;
   /** Share of conversations and pairs that open with a system message. */
   systemShare: number;
+  /** Flawed shares of the SFT training demonstrations (see SftFlawShares). */
+  sftFlaws: SftFlawShares;
 }
 
 export const DEFAULT_WORLD_SEED = 7;
+
+// Why these shares: each flaw stays a minority of its family's demonstrations,
+// so a model that imitates the majority still learns every task (content,
+// refusal, asked format), while the flaw is common enough that an imitating
+// model reproduces it where it is unsure. Greedy decoding keeps only the most
+// likely next token, so a flaw shows in greedy replies only where it wins a
+// decision: one fixed opener ("Sure!" in 30% of replies) beats an answer whose
+// first token the model spreads over many guesses (arithmetic, sorting), and a
+// made-up answer (40% of refusal demonstrations) starts like the 600 lookup
+// answers to the same templates, so a held-out unknown name tips toward it. A
+// wrong format (30%) is split over other formats and shows mostly in sampled
+// replies. At these shares sampled replies carry each flaw at about its share.
+export const DEFAULT_SFT_FLAWS: Readonly<SftFlawShares> = { padded: 0.3, madeUp: 0.4, wrongFormat: 0.3 };
 
 export const DEFAULT_WORLD_OPTIONS: Readonly<WorldOptions> = {
   seed: DEFAULT_WORLD_SEED,
@@ -28,22 +60,39 @@ export const DEFAULT_WORLD_OPTIONS: Readonly<WorldOptions> = {
   preferencePairs: 1500,
   preferenceTestPairs: 300,
   systemShare: 0.2,
+  sftFlaws: DEFAULT_SFT_FLAWS,
 };
 
+type WorldOptionsInput = Partial<Omit<WorldOptions, 'sftFlaws'>> & { sftFlaws?: Partial<SftFlawShares> };
+
+const isShare = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 1;
+
 /** The options with defaults filled in; throws naming the field on a bad value. */
-export function worldOptions(given: Partial<WorldOptions> = {}): WorldOptions {
-  const o: WorldOptions = { ...DEFAULT_WORLD_OPTIONS, ...given };
-  for (const [k, v] of Object.entries(o) as [keyof WorldOptions, number][]) {
-    if (k === 'systemShare') {
-      if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new Error(`world options: systemShare must be in [0, 1], got ${v}`);
-    } else if (!Number.isInteger(v) || (k !== 'seed' && v < 0)) {
-      throw new Error(`world options: ${k} must be ${k === 'seed' ? 'an integer' : 'a whole number >= 0'}, got ${v}`);
-    }
-  }
+export function worldOptions(given: WorldOptionsInput = {}): WorldOptions {
   for (const k of Object.keys(given)) {
     if (!(k in DEFAULT_WORLD_OPTIONS)) throw new Error(`world options: unknown option "${k}" (known: ${Object.keys(DEFAULT_WORLD_OPTIONS).join(', ')})`);
   }
+  const flawsGiven = given.sftFlaws ?? {};
+  if (typeof flawsGiven !== 'object' || flawsGiven === null) throw new Error(`world options: sftFlaws must be an object of shares, got ${JSON.stringify(flawsGiven)}`);
+  for (const k of Object.keys(flawsGiven)) {
+    if (!(k in DEFAULT_SFT_FLAWS)) throw new Error(`world options: unknown flaw "sftFlaws.${k}" (known: ${Object.keys(DEFAULT_SFT_FLAWS).join(', ')})`);
+  }
+  const sftFlaws: SftFlawShares = { ...DEFAULT_SFT_FLAWS, ...flawsGiven };
+  for (const [k, v] of Object.entries(sftFlaws)) {
+    if (!isShare(v)) throw new Error(`world options: sftFlaws.${k} must be a share in [0, 1], got ${v}`);
+  }
+  const o: WorldOptions = { ...DEFAULT_WORLD_OPTIONS, ...given, sftFlaws };
+  for (const [k, v] of Object.entries(o) as [keyof WorldOptions, unknown][]) {
+    if (k === 'sftFlaws') continue;
+    if (k === 'systemShare') {
+      if (!isShare(v)) throw new Error(`world options: systemShare must be in [0, 1], got ${v}`);
+    } else if (!Number.isInteger(v) || (k !== 'seed' && (v as number) < 0)) {
+      throw new Error(`world options: ${k} must be ${k === 'seed' ? 'an integer' : 'a whole number >= 0'}, got ${v}`);
+    }
+  }
   return o;
 }
+
+export type { WorldOptionsInput };
 
 export const SYSTEM_PROMPTS = ['You are a helpful assistant.', 'You are a helpful assistant. Keep your answers short.'] as const;

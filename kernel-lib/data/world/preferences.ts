@@ -1,15 +1,20 @@
 // Preference pairs whose preference follows a stated rule (meta.rule):
 //   correct_over_wrong       the reference beats a reply in the same format with a wrong answer;
-//   concise_over_padded      the reference beats the same reply wrapped in filler sentences;
+//   concise_over_padded      the reference beats the same reply wrapped in filler sentences (half
+//                            of them padded as the flawed SFT demonstrations are, half with any fillers);
 //   asked_format_over_other  (formatting) the asked format beats the same content in another format;
 //   refusal_over_made_up     (refusal) the refusal beats a made-up answer about an unknown subject;
 //   answer_over_refusal      (lookups) the answer beats a refusal of an answerable question.
-// Every pair is checked against the oracle judge when it is made.
+// The rejected replies of the middle three are written by the same functions as
+// the flawed SFT demonstrations (flaws.ts), so the pairs reject exactly what
+// imitation of those demonstrations picks up. Every pair is checked against the
+// oracle judge when it is made.
 import type { PreferencePair } from '../records';
 import type { WorldFacts } from './facts';
 import type { KeyPlan, Params, Split, TaskFamily } from './family';
 import { FAMILIES } from './families';
-import { FILLERS, createJudge } from './judge';
+import { pad, padChatty } from './flaws';
+import { createJudge } from './judge';
 import type { Rng } from './rng';
 import { WORLD_SOURCE, requestMessages } from './sft';
 import { renderTask, taskMeta, type WorldTask } from './task';
@@ -29,25 +34,13 @@ const RULES: Record<PreferenceRule, { weight: number; families: (name: string) =
   answer_over_refusal: { weight: 10, families: (f) => f === 'animal_lookup' || f === 'person_lookup' },
 };
 
-/** The reference with one or two filler sentences before and/or after it (on their own lines for multi-line replies). */
-export function pad(reference: string, rng: Rng): string {
-  const multiline = reference.includes('\n');
-  const sep = multiline ? '\n' : ' ';
-  const where = rng.pick(['before', 'after', 'both'] as const);
-  const before = where !== 'after' ? [rng.pick(FILLERS)] : [];
-  const after = where !== 'before' ? [rng.pick(FILLERS.filter((f) => f !== before[0]))] : [];
-  // A bare answer ("LAKE") followed by a sentence gets a full stop, as a writer would put one.
-  const core = after.length && !multiline && !/[.!?]$/.test(reference) ? `${reference}.` : reference;
-  return [...before, core, ...after].join(sep);
-}
-
 function rejectedReply(rule: PreferenceRule, fam: TaskFamily, task: WorldTask, facts: WorldFacts, rng: Rng): string {
   switch (rule) {
     case 'correct_over_wrong':
     case 'refusal_over_made_up':
       return fam.wrong(task.params, facts, rng);
     case 'concise_over_padded':
-      return pad(task.reference, rng);
+      return rng.chance(0.5) ? padChatty(task.reference, rng) : pad(task.reference, rng);
     case 'asked_format_over_other':
       if (!fam.otherFormat) throw new Error(`world: ${fam.name} has no other format`);
       return fam.otherFormat(task.params, rng);

@@ -9,6 +9,7 @@ import { WORLD_FAMILIES } from './families';
 import type { WorldData } from './generate';
 import type { WorldOptions } from './options';
 import { PREFERENCE_RULES } from './preferences';
+import { SFT_FLAWS, recordFlaws } from './flaws';
 import { conversationsToArrow, preferencesToArrow } from './arrow';
 
 export const WORLD_FILES = {
@@ -34,6 +35,8 @@ export interface WorldManifest {
   counts: {
     corpusParagraphs: number;
     sftTrain: Record<string, number>;
+    /** Training demonstrations carrying each flaw (one can carry two), and those with none. */
+    sftTrainFlaws: Record<string, number>;
     sftTest: Record<string, number>;
     preferencesTrain: Record<string, number>;
     preferencesTest: Record<string, number>;
@@ -47,7 +50,7 @@ const messages = (ms: Message[]): Message[] => ms.map((m) => ({ role: m.role, co
 /** Known meta keys first, in this order, then any others as they come. */
 function orderedMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!meta) return undefined;
-  const order = ['split', 'rule', 'key', 'template', 'answer', 'params'];
+  const order = ['split', 'rule', 'flaws', 'key', 'template', 'answer', 'params'];
   const out: Record<string, unknown> = {};
   for (const k of order) if (k in meta) out[k] = meta[k];
   for (const k of Object.keys(meta)) if (!(k in out)) out[k] = meta[k];
@@ -102,6 +105,10 @@ export function worldFiles(data: WorldData): [string, Uint8Array][] {
     counts: {
       corpusParagraphs: data.corpus.split('\n\n').length,
       sftTrain: byFamily(data.sftTrain),
+      sftTrainFlaws: Object.fromEntries([
+        ...SFT_FLAWS.map((f) => [f, data.sftTrain.filter((c) => recordFlaws(c).includes(f)).length]),
+        ['clean', data.sftTrain.filter((c) => recordFlaws(c).length === 0).length],
+      ]),
       sftTest: byFamily(data.sftTest),
       preferencesTrain: byRule(data.preferencesTrain),
       preferencesTest: byRule(data.preferencesTest),
