@@ -3,6 +3,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { displayPath, figuresTable } from './workbook/figures';
 import { KernelClient } from './workbook/kernel';
 import { parseParameter, type ParameterValue } from './workbook/notebook';
 import { runWorkbook, selectNotebooks, summaryTable, type Mode } from './workbook/run';
@@ -13,7 +14,10 @@ const USAGE = `usage: npm run workbook -- [notebook ...] [options]
 
 Runs each notebook (all of notebooks/ by default, or those named: '04-sft',
 '04') in a fresh tslab kernel and writes the executed copies and manifest.json
-to the output folder. Exits non-zero if any notebook failed. Ctrl-C (or
+to the output folder. Figures a notebook records (recordFigure) go into the
+manifest and are checked against their band for the mode (notebooks/bands.json):
+a figure outside its band, or a banded figure never recorded, fails the
+notebook. Exits non-zero if any notebook failed. Ctrl-C (or
 SIGTERM) ends the running kernel and what its cells started, and writes the
 manifest marked interrupted (exit 130, or 143); a second one exits at once.
 
@@ -24,6 +28,8 @@ options:
   --timeout SECONDS     per-cell limit (default 900)
   --out DIR             output folder (default out/workbook)
   --notebooks DIR       notebooks folder (default notebooks)
+  --bands FILE          expected bands of figures (default bands.json in the notebooks folder)
+  --no-bands            record and list figures, check none against bands
   --list                list the notebooks that would run, and exit
   -h, --help            this text`;
 
@@ -38,6 +44,8 @@ async function main(): Promise<number> {
       timeout: { type: 'string', default: '900' },
       out: { type: 'string', default: path.join(root, 'out', 'workbook') },
       notebooks: { type: 'string', default: path.join(root, 'notebooks') },
+      bands: { type: 'string' },
+      'no-bands': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -51,6 +59,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got '${values.seed}'`);
   const timeout = Number(values.timeout);
   if (!(timeout > 0)) throw new Error(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+  if (values['no-bands'] && values.bands !== undefined) throw new Error('--bands and --no-bands contradict each other: give one');
   const parameters: Record<string, ParameterValue> = {};
   for (const assignment of values.param) {
     const [name, value] = parseParameter(assignment);
@@ -92,8 +101,11 @@ async function main(): Promise<number> {
     cellTimeoutSeconds: timeout,
     log: (line) => console.error(line),
     signal: stop.signal,
+    bandsFile: values['no-bands'] ? null : values.bands,
   });
   console.log('\n' + summaryTable(manifest.notebooks));
+  const figures = figuresTable(manifest.notebooks, manifest.mode);
+  if (figures) console.log(`\nfigures${manifest.bands.file ? ` (bands: ${displayPath(manifest.bands.file)})` : ' (no bands checked)'}:\n${figures}`);
   console.log(`\nexecuted notebooks and manifest.json in ${path.resolve(values.out)} (${manifest.totalSeconds.toFixed(1)}s)`);
   if (manifest.interrupted) {
     console.log(`interrupted by ${manifest.interrupted}`);

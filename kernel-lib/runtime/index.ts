@@ -7,3 +7,5 @@ export { checkTensorLeaks } from './leaks';
 export type { LeakCheckOptions, LeakCheckResult } from './leaks';
 export { currentGlobalSeed, hashString, randomStream, seedEverything, unseed } from './seed';
 export { writeFileAtomic, writeFileSynced } from './files';
+export { FIGURE_NAME, FIGURES_FILE_ENV, figureNameProblem, formatFigure, recordFigure, recordFigures } from './figures';
+export type { FigureOptions, RecordedFigure } from './figures';

@@ -12,7 +12,8 @@ export interface CellFailure {
   cell: number;
   /** The cell's nbformat id, when it has one: stable across injected cells. */
   cellId: string | null;
-  kind: 'error' | 'timeout' | 'dead-kernel' | 'start' | 'read' | 'kernelspec' | 'interrupted';
+  /** 'figures': every cell ran, but a recorded figure left its band (or one was never recorded). */
+  kind: 'error' | 'timeout' | 'dead-kernel' | 'start' | 'read' | 'kernelspec' | 'interrupted' | 'figures';
   ename: string;
   evalue: string;
 }
@@ -25,6 +26,8 @@ export interface ExecuteOptions {
   env?: Record<string, string>;
   /** Called before each code cell runs. */
   onCell?: (codeCellIndex: number, codeCellCount: number, cellIndex: number) => void;
+  /** Called after each code cell that ran, however it ended: 1-based index among all cells, and its id. */
+  onCellDone?: (cellIndex: number, cellId: string | null) => void;
   /** Aborting it ends the kernel at once; the running cell is recorded as interrupted. */
   signal?: AbortSignal;
 }
@@ -347,6 +350,7 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
       }
       cell.outputs = collector.outputs;
       cell.metadata.execution = { 'shell.execute_request': started, 'shell.execute_reply': new Date().toISOString() };
+      options.onCellDone?.(index + 1, cell.id ?? null);
       if (failure) break;
     }
   } finally {

@@ -4,7 +4,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FIGURES_FILE_ENV } from '../../kernel-lib/runtime/figures';
+import { loadBands, type Bands } from './bands';
 import { executeNotebook, type CellFailure } from './execute';
+import { checkFigures, FigureLog, figuresSummary, type FigureRecord } from './figures';
 import { checkKernelspec, injectParameters, readNotebook, writeNotebook, type ParameterValue } from './notebook';
 
 export type Mode = 'quick' | 'full';
@@ -25,6 +28,12 @@ export interface RunOptions {
    * marked interrupted.
    */
   signal?: AbortSignal;
+  /**
+   * The figures' expected bands: a bands file, null to check none (figures are
+   * still recorded and listed), or undefined for bands.json in the notebooks
+   * folder when there is one.
+   */
+  bandsFile?: string | null;
 }
 
 export interface NotebookRecord {
@@ -39,6 +48,8 @@ export interface NotebookRecord {
   /** What kernel-lib/runtime reported from inside the kernel, when the notebook initialised it. */
   runtime: unknown;
   warnings: string[];
+  /** What the notebook recorded with recordFigure, and each figure's band and check (empty when it did not run). */
+  figures?: Record<string, FigureRecord>;
 }
 
 export interface Manifest {
@@ -52,6 +63,8 @@ export interface Manifest {
   versions: Record<string, string>;
   platform: { os: string; arch: string; cpus: number; cpuModel: string; memoryGiB: number };
   backends: string[];
+  /** The bands file the figures were checked against (null: none), and what it names that is not in the notebooks folder. */
+  bands: { file: string | null; warnings: string[] };
   notebooks: NotebookRecord[];
   totalSeconds: number;
   ok: boolean;
@@ -114,16 +127,24 @@ export function formatSeconds(s: number): string {
 
 /** A plain-text table: one row per notebook, with the first line of each failure in full (it is the last column). */
 export function summaryTable(records: NotebookRecord[]): string {
-  const rows = [['notebook', 'status', 'cells', 'time', 'failure']];
+  const rows = [['notebook', 'status', 'cells', 'time', 'figures', 'failure']];
   for (const r of records) {
     const f = r.failure;
     const where = f && f.cell > 0 ? `cell ${f.cell}${f.cellId ? ` [${f.cellId}]` : ''}: ` : '';
     const failure = f ? `${where}${f.ename}: ${f.evalue}`.split('\n')[0] : '';
-    rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), failure]);
+    rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), figuresSummary(r.figures), failure]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** Notebooks the bands name that the folder does not hold: a typo, or a notebook still to be written. */
+function unknownNotebooks(bands: Bands, notebooksDir: string): string[] {
+  const present = new Set(selectNotebooks(notebooksDir, []).map((f) => f.replace(/\.ipynb$/, '')));
+  return Object.keys(bands.notebooks)
+    .filter((n) => !present.has(n))
+    .map((n) => `${bands.file} has bands for '${n}', which is not a notebook in ${notebooksDir}: they are not checked`);
 }
 
 export async function runWorkbook(options: RunOptions): Promise<Manifest> {
@@ -131,6 +152,9 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
   const outDir = path.resolve(options.outDir);
   if (outDir === notebooksDir) throw new Error(`output folder ${outDir} is the notebooks folder; executed notebooks never overwrite their sources`);
   const names = selectNotebooks(notebooksDir, options.select);
+  const bands = loadBands(options.bandsFile, notebooksDir);
+  const bandWarnings = bands ? unknownNotebooks(bands, notebooksDir) : [];
+  bandWarnings.forEach((w) => options.log(`warning: ${w}`));
   fs.mkdirSync(outDir, { recursive: true });
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'workbook-runtime-'));
   const started = Date.now();
@@ -155,14 +179,14 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
       // An unreadable notebook fails alone; the others still run.
       const failure: CellFailure = { cell: 0, cellId: null, kind: 'read', ename: 'NotebookReadError', evalue: (err as Error).message };
       options.log(`  ${name}: FAILED (read): ${failure.evalue}`);
-      records.push({ name, source, output: '', status: 'failed', seconds: 0, codeCellsRun: 0, codeCellCount: 0, failure, runtime: null, warnings });
+      records.push({ name, source, output: '', status: 'failed', seconds: 0, codeCellsRun: 0, codeCellCount: 0, failure, runtime: null, warnings, figures: {} });
       continue;
     }
     const kernelspec = checkKernelspec(sourceNotebook, source);
     if (kernelspec.error) {
       const failure: CellFailure = { cell: 0, cellId: null, kind: 'kernelspec', ename: 'KernelspecError', evalue: kernelspec.error };
       options.log(`  ${name}: FAILED (kernelspec): ${failure.evalue}`);
-      records.push({ name, source, output: '', status: 'failed', seconds: 0, codeCellsRun: 0, codeCellCount: 0, failure, runtime: null, warnings });
+      records.push({ name, source, output: '', status: 'failed', seconds: 0, codeCellsRun: 0, codeCellCount: 0, failure, runtime: null, warnings, figures: {} });
       continue;
     }
     if (kernelspec.warning) warnings.push(kernelspec.warning);
@@ -172,31 +196,45 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
     if (unknown.length) warnings.push(`parameters not declared in the "parameters" cell: ${unknown.join(', ')}`);
     warnings.forEach((w) => options.log(`  ${name}: warning: ${w}`));
     const runtimeFile = path.join(runtimeDir, `${name}.json`);
+    const figureLog = new FigureLog(path.join(runtimeDir, `${name}.figures.jsonl`));
     const result = await executeNotebook(notebook, {
       cwd: notebooksDir,
       cellTimeoutMs: options.cellTimeoutSeconds * 1000,
-      env: { WORKBOOK_RUNTIME_REPORT: runtimeFile, WORKBOOK_MODE: options.mode, WORKBOOK_SEED: String(options.seed) },
+      env: {
+        WORKBOOK_RUNTIME_REPORT: runtimeFile,
+        [FIGURES_FILE_ENV]: figureLog.file,
+        WORKBOOK_MODE: options.mode,
+        WORKBOOK_SEED: String(options.seed),
+      },
       onCell: (k, n, cell) => options.log(`  ${name}: code cell ${k}/${n} (cell ${cell}) ${elapsed()}`),
+      onCellDone: (cell, cellId) => figureLog.cellDone(cell, cellId),
       signal: options.signal,
     });
     const seconds = (Date.now() - t0) / 1000;
-    const status = result.failure ? 'failed' : 'ok';
+    const checked = checkFigures(figureLog, name, bands, options.mode);
+    warnings.push(...checked.warnings);
+    checked.warnings.forEach((w) => options.log(`  ${name}: warning: ${w}`));
+    // A cell's own failure comes first: the figures it did not get to record are listed, not blamed.
+    const failure = result.failure ?? checked.failure;
+    const status = failure ? 'failed' : 'ok';
     result.notebook.metadata.workbook = {
       mode: options.mode,
       seed: options.seed,
       parameters,
       status,
-      failure: result.failure,
+      failure,
+      figures: checked.figures,
       seconds: Number(seconds.toFixed(3)),
       executedAt: new Date(t0).toISOString(),
     };
     writeNotebook(output, result.notebook);
     let runtime: unknown = null;
     if (fs.existsSync(runtimeFile)) runtime = JSON.parse(fs.readFileSync(runtimeFile, 'utf8'));
-    records.push({ name, source, output, status, seconds, codeCellsRun: result.codeCellsRun, codeCellCount: result.codeCellCount, failure: result.failure, runtime, warnings });
-    if (result.failure) {
-      const f = result.failure;
-      options.log(`  ${name}: FAILED at cell ${f.cell}${f.cellId ? ` [id ${f.cellId}]` : ''} (${f.kind}): ${f.ename}: ${f.evalue.split('\n')[0]}`);
+    records.push({ name, source, output, status, seconds, codeCellsRun: result.codeCellsRun, codeCellCount: result.codeCellCount, failure, runtime, warnings, figures: checked.figures });
+    if (failure) {
+      const f = failure;
+      const at = f.cell > 0 ? ` at cell ${f.cell}${f.cellId ? ` [id ${f.cellId}]` : ''}` : '';
+      options.log(`  ${name}: FAILED${at} (${f.kind}): ${f.ename}: ${f.evalue.split('\n')[0]}`);
     } else {
       options.log(`  ${name}: ok in ${formatSeconds(seconds)}`);
     }
@@ -218,6 +256,7 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
     versions: versions(),
     platform: { os: `${os.type()} ${os.release()}`, arch: os.arch(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     backends,
+    bands: { file: bands?.file ?? null, warnings: bandWarnings },
     notebooks: records,
     totalSeconds: Number(((Date.now() - started) / 1000).toFixed(3)),
     ok: records.every((r) => r.status === 'ok') && !interrupted(),
