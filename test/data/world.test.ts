@@ -223,6 +223,13 @@ describe('data/world: held-out split', () => {
     }
     for (const rule of world.manifest.rules) assert.ok(readme.includes(`\`${rule}\``), `data/README.md does not describe ${rule}`);
     for (const name of Object.values(WORLD_FILES)) assert.ok(readme.includes(name), `data/README.md does not describe ${name}`);
+    for (const [name, file] of Object.entries(world.manifest.files)) {
+      assert.ok(readme.includes(`| ${name} | ${file.bytes.toLocaleString('en-US')} |`), `data/README.md gives another size for ${name} (manifest: ${file.bytes})`);
+    }
+    for (const [flaw, n] of Object.entries(world.manifest.counts.sftTrainFlaws)) {
+      assert.ok(readme.includes(flaw === 'clean' ? `${n.toLocaleString('en-US')} of the` : `\`${flaw}\``), `data/README.md does not describe ${flaw} (${n})`);
+    }
+    for (const [option, share] of Object.entries(world.options.sftFlaws)) assert.ok(readme.includes(`\`sftFlaws.${option}\` (${share})`), option);
   });
 });
 
