@@ -1,21 +1,57 @@
 // LoRA: a frozen projection W plus a trainable low-rank update
 // (alpha / r) * A B, with B starting at zero so training begins from the base
 // model. Adapters save and load alone in PEFT's layout (adapter_config.json,
-// adapter_model.safetensors), and merge into W for export.
+// adapter_model.safetensors), and merge into W for export. Full weights that
+// train beside the adapters (a reward model's head) travel with them as
+// PEFT's modules_to_save, and stay in the model when the adapters are merged
+// or removed, as PEFT's merge_and_unload and unload keep them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { randomStream } from '../runtime/seed';
 import type { Decoder } from './decoder';
-import { loraKeys, loraState, type LoraConfig } from './lora_state';
+import type { ModelConfig } from './config';
+import { loraKeys, loraState, savedWeightNames, type LoraConfig } from './lora_state';
 import { readSafetensors, encodeSafetensors, type NamedArray } from './safetensors';
 import { recoverCheckpointFolder, transpose2d, writeCheckpointFolder } from './checkpoint';
 import { fileInsideFolder, readJsonObject } from './files';
-import { weightSpecs } from './weights';
+import { SCORE_WEIGHT, scoreSpec, weightSpecs, type WeightSpec } from './weights';
 
 export type { LoraConfig } from './lora_state';
 
 const PEFT_PREFIX = 'base_model.model.';
+
+/**
+ * The full weights the forward reads from beside the adapters, by PEFT
+ * module name: a reward model's head only. Another module (lm_head,
+ * embed_tokens) would load, but the forward would go on using the model's
+ * own copy, so loading one is refused.
+ */
+function savableModules(config: ModelConfig): Map<string, WeightSpec> {
+  return new Map([['score', scoreSpec(config)]]);
+}
+
+const moduleOf = (weightName: string): string => weightName.replace(/\.(weight|bias)$/, '');
+
+/** A weight in PEFT's file layout: nn.Linear's [out, in] for a linear weight kept [in, out] here. */
+function peftTensor(t: tf.Tensor, spec: WeightSpec): NamedArray {
+  const data = Float32Array.from(t.dataSync() as Float32Array);
+  if (!spec.linear) return { shape: t.shape.slice(), data };
+  const [inDim, outDim] = t.shape;
+  return { shape: [outDim, inDim], data: transpose2d(data, inDim, outDim) };
+}
+
+/** Moves the weights trained beside the adapters into the model's weights, replacing its copies. */
+function keepSavedWeights(model: Decoder): void {
+  const lora = model.lora!;
+  for (const name of savedWeightNames(lora)) {
+    const trained = lora.tensors.get(name)!;
+    lora.tensors.delete(name);
+    const old = model.weights.get(name);
+    model.weights.set(name, trained);
+    if (old && old !== trained) old.dispose();
+  }
+}
 
 /** The projection weights a LoRA config targets, checked against the model. */
 export function loraProjections(model: Decoder, targets: string[]): string[] {
@@ -51,10 +87,14 @@ export function addLora(model: Decoder, config: LoraConfig, seed = 0): void {
   model.lora = loraState({ ...config, targets: [...config.targets] }, projections, tensors);
 }
 
-/** Folds every adapter into its projection (W + alpha/r * A B) and removes the adapters. */
+/**
+ * Folds every adapter into its projection (W + alpha/r * A B) and removes the
+ * adapters; weights trained beside them (the head) replace the model's copies.
+ */
 export function mergeLora(model: Decoder): void {
   const lora = model.lora;
   if (!lora) throw new Error('lora: the model has no adapters to merge');
+  keepSavedWeights(model);
   for (const name of lora.projections) {
     const adapter = lora.adapterFor(name)!;
     const old = model.weights.get(name)!;
@@ -65,18 +105,25 @@ export function mergeLora(model: Decoder): void {
   model.lora = undefined;
 }
 
-/** Removes the adapters without merging. */
+/** Removes the adapters without merging; weights trained beside them (the head) stay, replacing the model's copies. */
 export function removeLora(model: Decoder): void {
+  if (model.lora) keepSavedWeights(model);
   model.lora?.dispose();
   model.lora = undefined;
 }
 
-/** Writes adapter_config.json and adapter_model.safetensors (PEFT layout) atomically. */
+/** Writes adapter_config.json and adapter_model.safetensors (PEFT layout, see adapterFiles) atomically. */
 export function saveAdapters(dir: string, model: Decoder, baseModel = ''): void {
   writeCheckpointFolder(dir, adapterFiles(model, baseModel));
 }
 
-/** The files of a PEFT adapter folder, for writeCheckpointFolder. */
+/**
+ * The files of a PEFT adapter folder, for writeCheckpointFolder: the
+ * adapters, and each weight trained beside them as PEFT saves a module of
+ * modules_to_save (`base_model.model.score.weight`, listed in the config's
+ * modules_to_save). With a score head the task is SEQ_CLS, so that PEFT
+ * opens the folder on the base loaded as a sequence classifier.
+ */
 export function adapterFiles(model: Decoder, baseModel = ''): Record<string, Uint8Array | string> {
   const lora = model.lora;
   if (!lora) throw new Error('lora: the model has no adapters to save');
@@ -89,9 +136,17 @@ export function adapterFiles(model: Decoder, baseModel = ''): Record<string, Uin
     tensors.set(`${PEFT_PREFIX}${base}.lora_A.weight`, { shape: [r, inDim], data: transpose2d(a.dataSync() as Float32Array, inDim, r) });
     tensors.set(`${PEFT_PREFIX}${base}.lora_B.weight`, { shape: [outDim, r], data: transpose2d(b.dataSync() as Float32Array, r, outDim) });
   }
+  const specs = new Map([...weightSpecs(model.config), scoreSpec(model.config)].map((spec) => [spec.name, spec]));
+  const saved = savedWeightNames(lora);
+  for (const name of saved) {
+    const spec = specs.get(name);
+    if (!spec) throw new Error(`lora: "${name}" trains beside the adapters but is not a weight of this model`);
+    tensors.set(`${PEFT_PREFIX}${name}`, peftTensor(lora.tensors.get(name)!, spec));
+  }
+  const modulesToSave = [...new Set(saved.map(moduleOf))];
   const config = {
     peft_type: 'LORA',
-    task_type: 'CAUSAL_LM',
+    task_type: saved.includes(SCORE_WEIGHT) ? 'SEQ_CLS' : 'CAUSAL_LM',
     base_model_name_or_path: baseModel,
     r: lora.config.rank,
     lora_alpha: lora.config.alpha,
@@ -100,6 +155,7 @@ export function adapterFiles(model: Decoder, baseModel = ''): Record<string, Uin
     bias: 'none',
     fan_in_fan_out: false,
     inference_mode: true,
+    modules_to_save: modulesToSave.length ? modulesToSave : null,
   };
   return {
     'adapter_config.json': JSON.stringify(config, null, 2) + '\n',
@@ -107,7 +163,11 @@ export function adapterFiles(model: Decoder, baseModel = ''): Record<string, Uin
   };
 }
 
-/** Loads PEFT-layout adapters onto a model that has none; shapes are checked against the model. */
+/**
+ * Loads PEFT-layout adapters onto a model that has none; shapes are checked
+ * against the model. A head listed in modules_to_save loads beside the
+ * adapters (it then takes the place of a head the model may already have).
+ */
 export function loadAdapters(dir: string, model: Decoder): void {
   recoverCheckpointFolder(dir);
   const configFile = path.join(dir, 'adapter_config.json');
@@ -117,6 +177,19 @@ export function loadAdapters(dir: string, model: Decoder): void {
   const targets: string[] = Array.isArray(raw.target_modules) ? raw.target_modules : [];
   if (!targets.length) throw new Error(`${configFile}: "target_modules" must list projection names`);
   const config: LoraConfig = { rank: raw.r, alpha: raw.lora_alpha ?? raw.r, dropout: raw.lora_dropout ?? 0, targets };
+  const modulesToSave = raw.modules_to_save ?? [];
+  if (!(Array.isArray(modulesToSave) && modulesToSave.every((m) => typeof m === 'string'))) {
+    throw new Error(`${configFile}: "modules_to_save" must be a list of module names or null, got ${JSON.stringify(raw.modules_to_save)}`);
+  }
+  const savable = savableModules(model.config);
+  for (const m of modulesToSave) {
+    if (!savable.has(m)) {
+      throw new Error(
+        `${configFile}: modules_to_save names "${m}"; only ${[...savable.keys()].map((k) => `"${k}"`).join(', ')} can be loaded ` +
+          '(the forward reads no other full weight from beside the adapters)',
+      );
+    }
+  }
   const file = fileInsideFolder(dir, 'adapter_model.safetensors', dir);
   const { tensors: stored } = readSafetensors(file);
   if (model.lora) throw new Error('lora: the model already has adapters; merge or remove them first');
@@ -138,7 +211,21 @@ export function loadAdapters(dir: string, model: Decoder): void {
         stored.delete(key);
       }
     }
-    if (stored.size) throw new Error(`${file}: tensors not matching target_modules ${JSON.stringify(targets)}: ${[...stored.keys()].slice(0, 5).join(', ')}`);
+    for (const m of modulesToSave) {
+      const spec = savable.get(m)!;
+      const key = `${PEFT_PREFIX}${spec.name}`;
+      const t = stored.get(key);
+      const [inDim, outDim] = spec.shape;
+      if (!t) throw new Error(`${file}: tensor "${key}" is missing (adapter_config.json lists "${m}" in modules_to_save)`);
+      if (t.shape.join(',') !== `${outDim},${inDim}`) throw new Error(`${file}: tensor "${key}" has shape [${t.shape}], expected [${outDim},${inDim}]`);
+      tensors.set(spec.name, tf.tensor2d(transpose2d(t.data, outDim, inDim), [inDim, outDim]));
+      stored.delete(key);
+    }
+    if (stored.size) {
+      throw new Error(
+        `${file}: tensors not matching target_modules ${JSON.stringify(targets)} or modules_to_save ${JSON.stringify(modulesToSave)}: ${[...stored.keys()].slice(0, 5).join(', ')}`,
+      );
+    }
   } catch (e) {
     for (const t of tensors.values()) t.dispose();
     throw e;

@@ -22,7 +22,12 @@ export interface LoraAdapter {
 
 export interface LoraState {
   config: LoraConfig;
-  /** Adapter tensors keyed `<projection>.lora_A` ([in, r]) and `<projection>.lora_B` ([r, out]); the trainable set. */
+  /**
+   * The trainable set: adapter tensors keyed `<projection>.lora_A` ([in, r])
+   * and `<projection>.lora_B` ([r, out]), plus full weights that train beside
+   * them under their weight names (PEFT's modules_to_save; a reward model's
+   * `score.weight`), which take the place of the model's own copy.
+   */
   tensors: Map<string, tf.Tensor>;
   /** The projection weight names (e.g. model.layers.0.self_attn.q_proj.weight) that carry an adapter. */
   projections: string[];
@@ -34,6 +39,12 @@ export const loraKeys = (weightName: string): { a: string; b: string } => {
   const base = weightName.replace(/\.weight$/, '');
   return { a: `${base}.lora_A`, b: `${base}.lora_B` };
 };
+
+/** The entries of `lora.tensors` that are full weights trained beside the adapters, not adapters (PEFT's modules_to_save). */
+export function savedWeightNames(lora: Pick<LoraState, 'tensors' | 'projections'>): string[] {
+  const adapters = new Set(lora.projections.flatMap((p) => Object.values(loraKeys(p))));
+  return [...lora.tensors.keys()].filter((k) => !adapters.has(k));
+}
 
 export function loraState(config: LoraConfig, projections: string[], tensors: Map<string, tf.Tensor>): LoraState {
   const scale = config.alpha / config.rank;

@@ -3,15 +3,11 @@
 // and pad_token_id, model.safetensors with score.weight and no lm_head), or
 // LoRA adapters for task SEQ_CLS whose file also carries the trained head
 // (modules_to_save ["score"], saved as base_model.model.score.weight).
-import type * as tf from '@tensorflow/tfjs';
-import { loadCheckpoint, modelFiles, transpose2d, writeCheckpointFolder } from './checkpoint';
+import { loadCheckpoint, modelFiles, writeCheckpointFolder } from './checkpoint';
 import type { Decoder } from './decoder';
 import { adapterFiles } from './lora';
 import { addScoreHead, hasScoreHead, type ScoreHeadOptions } from './reward_model';
-import { encodeSafetensors, type NamedArray } from './safetensors';
 import { SCORE_WEIGHT } from './weights';
-
-const PEFT_PREFIX = 'base_model.model.';
 
 export interface SaveRewardOptions {
   /**
@@ -69,36 +65,19 @@ export function loadRewardModel(dir: string, head: ScoreHeadOptions = {}): Loade
 }
 
 /**
- * PEFT adapter files for a LoRA reward model: the adapters (as adapterFiles
- * writes them), plus the head, with task_type SEQ_CLS and
- * modules_to_save ["score"], as PEFT saves a sequence classifier's adapters.
+ * PEFT adapter files for a LoRA reward model: adapterFiles, after checking
+ * that the head is beside the adapters (then it is saved with them, task
+ * SEQ_CLS and modules_to_save ["score"], as PEFT saves a sequence
+ * classifier's adapters).
  */
 export function rewardAdapterFiles(model: Decoder, baseModel = ''): Record<string, Uint8Array | string> {
-  const lora = model.lora;
-  const head = lora?.tensors.get(SCORE_WEIGHT);
-  if (!lora || !head) throw new Error(`saveRewardAdapters: the model has no LoRA adapters with a "${SCORE_WEIGHT}" head beside them (addRewardLora)`);
-  const config = JSON.parse(adapterFiles(model, baseModel)['adapter_config.json'] as string) as Record<string, unknown>;
-  const tensors = new Map<string, NamedArray>();
-  for (const name of lora.projections) {
-    const base = name.replace(/\.weight$/, '');
-    const { a, b } = lora.adapterFor(name)!;
-    tensors.set(`${PEFT_PREFIX}${base}.lora_A.weight`, linearOut(a));
-    tensors.set(`${PEFT_PREFIX}${base}.lora_B.weight`, linearOut(b));
+  if (!model.lora?.tensors.has(SCORE_WEIGHT)) {
+    throw new Error(`saveRewardAdapters: the model has no LoRA adapters with a "${SCORE_WEIGHT}" head beside them (addRewardLora)`);
   }
-  tensors.set(`${PEFT_PREFIX}${SCORE_WEIGHT}`, linearOut(head as tf.Tensor2D));
-  return {
-    'adapter_config.json': JSON.stringify({ ...config, task_type: 'SEQ_CLS', modules_to_save: ['score'] }, null, 2) + '\n',
-    'adapter_model.safetensors': encodeSafetensors(tensors, { format: 'pt' }),
-  };
+  return adapterFiles(model, baseModel);
 }
 
 /** Saves a LoRA reward model's adapters and head in PEFT's layout (atomically). */
 export function saveRewardAdapters(dir: string, model: Decoder, baseModel = ''): void {
   writeCheckpointFolder(dir, rewardAdapterFiles(model, baseModel));
-}
-
-/** A weight kept [in, out] here, in nn.Linear's [out, in] layout. */
-function linearOut(t: tf.Tensor2D): NamedArray {
-  const [inDim, outDim] = t.shape;
-  return { shape: [outDim, inDim], data: transpose2d(t.dataSync() as Float32Array, inDim, outDim) };
 }

@@ -54,13 +54,13 @@ export function addRewardLora(model: Decoder, config: LoraConfig, seed = 0): voi
   model.lora!.tensors.set(SCORE_WEIGHT, head);
 }
 
-/** Folds the adapters into the weights and moves the head back among them (for saveRewardModel). */
+/**
+ * Folds the adapters into the weights and moves the head back among them (for
+ * saveRewardModel): mergeLora, after checking that the head is there to keep.
+ */
 export function mergeRewardLora(model: Decoder): void {
-  const head = model.lora?.tensors.get(SCORE_WEIGHT);
-  if (!head) throw new Error(`reward model: the model has no LoRA adapters with a "${SCORE_WEIGHT}" head beside them`);
-  model.lora!.tensors.delete(SCORE_WEIGHT);
+  if (!model.lora?.tensors.has(SCORE_WEIGHT)) throw new Error(`reward model: the model has no LoRA adapters with a "${SCORE_WEIGHT}" head beside them`);
   mergeLora(model);
-  model.weights.set(SCORE_WEIGHT, head);
 }
 
 /**
