@@ -1,6 +1,6 @@
 // A training checkpoint: the model (full weights, or only the LoRA adapters
-// when those are what trains), the optimizer's moments, and the loop's
-// position. Everything is float32 and written in one atomic folder swap, so
+// and the weights trained beside them, such as a reward model's head, when
+// those are what trains), the optimizer's moments, and the loop's position. Everything is float32 and written in one atomic folder swap, so
 // resuming continues bit for bit where the run stopped.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -78,11 +78,26 @@ export function loadTrainingCheckpoint(dir: string, model: Decoder, optimizer: A
     throw new Error(`${dir}: checkpoint was saved from a ${state.lora ? 'LoRA' : 'full'} run but the model ${model.lora ? 'has' : 'has no'} LoRA adapters`);
   }
   if (model.lora) {
-    const config = model.lora.config;
+    // Loaded beside the model first, so that a checkpoint that does not fit leaves the model as it was.
+    const probe: Decoder = { ...model, lora: undefined };
+    loadAdapters(dir, probe);
+    const loaded = probe.lora!;
+    const trains = new Set(model.lora.tensors.keys());
+    const missing = [...trains].filter((n) => !loaded.tensors.has(n));
+    const extra = [...loaded.tensors.keys()].filter((n) => !trains.has(n));
+    const problem = loaded.config.rank !== model.lora.config.rank
+      ? `adapters have rank ${loaded.config.rank}, the run uses ${model.lora.config.rank}`
+      : missing.length
+        ? `the checkpoint lacks ${missing.slice(0, 5).join(', ')}, which this run trains (was it saved from another kind of run?)`
+        : extra.length
+          ? `the checkpoint holds ${extra.slice(0, 5).join(', ')}, which this run does not train`
+          : null;
+    if (problem) {
+      loaded.dispose();
+      throw new Error(`${dir}: ${problem}`);
+    }
     model.lora.dispose();
-    model.lora = undefined;
-    loadAdapters(dir, model);
-    if (model.lora!.config.rank !== config.rank) throw new Error(`${dir}: adapters have rank ${model.lora!.config.rank}, the run uses ${config.rank}`);
+    model.lora = loaded;
   } else {
     const loaded = loadCheckpoint(dir).model;
     for (const [name, t] of loaded.weights) {

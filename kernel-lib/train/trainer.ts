@@ -12,7 +12,6 @@
 // The optimizer works on flat float32 copies of the trainable tensors, which
 // are written back into the model after each update.
 import type { Decoder } from '../model/decoder';
-import { SCORE_WEIGHT } from '../model/weights';
 import { AdamW, type AdamWOptions } from './adamw';
 import type { EvalRecord, StepRecord, TrainCallback } from './callbacks';
 import type { BatchSource } from './data';
@@ -126,13 +125,6 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
   if (!(config.lr > 0)) throw new Error(`train: lr must be > 0, got ${config.lr}`);
   if (!(Number.isInteger(accumulation) && accumulation > 0)) throw new Error(`train: accumulation must be a positive integer, got ${accumulation}`);
   if (config.checkpointEvery && !config.checkpointDir) throw new Error('train: checkpointEvery needs checkpointDir');
-  if (config.checkpointDir && model.lora?.tensors.has(SCORE_WEIGHT)) {
-    // Training checkpoints of a LoRA run hold the adapters only (PEFT files without modules_to_save): the trained head would be lost.
-    throw new Error(
-      'train: checkpointDir with a LoRA reward model is not supported yet: its training checkpoint would keep the adapters but not the trained score head. ' +
-        'Train without checkpointDir and save with saveRewardAdapters, or train the reward model fully',
-    );
-  }
 
   let seed = config.seed ?? 0;
   let optimizerOptions: AdamWOptions = { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay };

@@ -12,7 +12,8 @@ import {
   addLora, addRewardLora, addScoreHead, createDecoder, disposeDecoder, mergeRewardLora, scoreHead, sequenceScores, type Decoder,
 } from '../../kernel-lib/model';
 import {
-  encodePreferences, preferenceBatch, preferenceBatches, rewardObjective, scoreReplies, train, type EncodedPair, type StepRecord,
+  AdamW, encodePreferences, loadTrainingCheckpoint, preferenceBatch, preferenceBatches, rewardObjective, saveTrainingCheckpoint, scoreReplies, train,
+  type EncodedPair, type StepRecord,
 } from '../../kernel-lib/train';
 import { trainBpe } from '../../kernel-lib/text';
 import { rewardFixture } from './reward_helpers';
@@ -196,15 +197,56 @@ describe('train/reward: training a reward model on the world\'s pairs', function
     disposeDecoder(straight);
   });
 
-  it('refuses training checkpoints of a LoRA reward model, which would lose the head', async () => {
-    const model = createDecoder(f.config, 1);
-    addScoreHead(model);
-    addRewardLora(model, { rank: 2, alpha: 2, dropout: 0, targets: ['q_proj'] });
-    await assert.rejects(
-      train(model, { steps: 1, lr: 1e-3, progress: 'none', checkpointDir: path.join(os.tmpdir(), 'never-written') }, { objective: rewardObjective(), data: preferenceBatches(pairs, { batchSize: 4, padId }) }),
-      /checkpointDir with a LoRA reward model is not supported yet/,
-    );
-    disposeDecoder(model);
+  it('a resumed LoRA run repeats the uninterrupted one: its checkpoint carries the trained head (modules_to_save)', async () => {
+    const config = { steps: 6, lr: 1e-2, warmupSteps: 1, progress: 'none' as const, seed: 3 };
+    const data = preferenceBatches(pairs, { batchSize: 8, padId, seed: 3 });
+    const lora = { rank: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj'] };
+    const objective = () => rewardObjective({ centerRewardsCoefficient: 0.01 });
+    const fresh = (headSeed: number) => { const m = createDecoder(f.config, 6); addScoreHead(m, { seed: headSeed }); addRewardLora(m, lora, headSeed); return m; };
+    const straight = fresh(6);
+    const whole = await train(straight, config, { objective: objective(), data });
+    const ckpt = fs.mkdtempSync(path.join(os.tmpdir(), 'reward-lora-resume-'));
+    try {
+      const first = fresh(6);
+      const stop = new Error('stop');
+      await assert.rejects(train(first, { ...config, checkpointEvery: 3, checkpointDir: ckpt }, {
+        objective: objective(),
+        data,
+        callbacks: [{ onCheckpoint: () => { throw stop; } }],
+      }), (e) => e === stop);
+      const adapterConfig = JSON.parse(fs.readFileSync(path.join(ckpt, 'adapter_config.json'), 'utf8'));
+      assert.deepEqual(adapterConfig.modules_to_save, ['score']);
+      // Another head and other adapters: the checkpoint must replace both.
+      const second = fresh(99);
+      const rest = await train(second, config, { objective: objective(), data, resumeFrom: ckpt });
+      assert.deepEqual(rest.history.map((h) => h.loss), whole.history.slice(3).map((h) => h.loss));
+      assert.deepEqual(scoreHead(second).dataSync(), scoreHead(straight).dataSync());
+      for (const [name, t] of straight.lora!.tensors) assert.deepEqual(second.lora!.tensors.get(name)!.dataSync(), t.dataSync(), name);
+      [first, second].forEach(disposeDecoder);
+    } finally {
+      fs.rmSync(ckpt, { recursive: true, force: true });
+    }
+    disposeDecoder(straight);
+  });
+
+  it('refuses to resume a LoRA reward run from adapters saved without the head, and leaves the model as it was', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reward-lora-nohead-'));
+    try {
+      const lora = { rank: 2, alpha: 2, dropout: 0, targets: ['q_proj'] };
+      const plain = createDecoder(f.config, 1);
+      addLora(plain, lora);
+      saveTrainingCheckpoint(dir, plain, new AdamW(), { step: 1, optimizerStep: 1, seed: 0, objective: 'reward', lora: true });
+      const model = createDecoder(f.config, 1);
+      addScoreHead(model, { seed: 1 });
+      addRewardLora(model, lora);
+      const head = Float32Array.from(scoreHead(model).dataSync());
+      assert.throws(() => loadTrainingCheckpoint(dir, model, new AdamW()), /reward-lora-nohead-.*: the checkpoint lacks score\.weight, which this run trains/);
+      assert.deepEqual(scoreHead(model).dataSync(), head);
+      assert.ok(model.lora!.tensors.has('model.layers.0.self_attn.q_proj.lora_A'));
+      [plain, model].forEach(disposeDecoder);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a LoRA model whose head was left frozen among the base weights', async () => {
