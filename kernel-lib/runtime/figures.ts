@@ -53,8 +53,9 @@ export function formatFigure(figure: RecordedFigure): string {
  * and checks it against its band. Recording a name again replaces its value
  * (re-running a cell does that). A value that is not a finite number (NaN from
  * an empty average, Infinity from a diverged loss) throws, naming the figure.
+ * Returns nothing, so that a cell ending with it does not echo the figure twice.
  */
-export function recordFigure(name: string, value: number, options: FigureOptions = {}): RecordedFigure {
+export function recordFigure(name: string, value: number, options: FigureOptions = {}): void {
   checkName('recordFigure', name);
   if (typeof value !== 'number') {
     throw new Error(`recordFigure: figure '${name}': value must be a number, got ${typeof value} ${JSON.stringify(value)}`);
@@ -74,7 +75,6 @@ export function recordFigure(name: string, value: number, options: FigureOptions
   const file = process.env[FIGURES_FILE_ENV];
   if (file) fs.appendFileSync(file, JSON.stringify(figure) + '\n');
   console.log(formatFigure(figure));
-  return figure;
 }
 
 /**
@@ -83,7 +83,7 @@ export function recordFigure(name: string, value: number, options: FigureOptions
  * Every name and value is checked before any is recorded, so a bad entry
  * leaves none of them half recorded.
  */
-export function recordFigures(prefix: string, values: Record<string, number>, options: FigureOptions = {}): RecordedFigure[] {
+export function recordFigures(prefix: string, values: Record<string, number>, options: FigureOptions = {}): void {
   const entries = Object.entries(values).map(([key, value]) => [`${prefix}/${key}`, value] as const);
   for (const [name, value] of entries) {
     checkName('recordFigures', name);
@@ -91,5 +91,5 @@ export function recordFigures(prefix: string, values: Record<string, number>, op
       throw new Error(`recordFigures: figure '${name}': value must be a finite number, got ${typeof value === 'number' ? value : `${typeof value} ${JSON.stringify(value)}`}`);
     }
   }
-  return entries.map(([name, value]) => recordFigure(name, value, options));
+  for (const [name, value] of entries) recordFigure(name, value, options);
 }

@@ -49,8 +49,7 @@ describe('recordFigure (the notebook side)', () => {
   });
 
   it('used interactively (no runner), only prints', () => {
-    const { result, printed } = capture(null, () => recordFigure('reward/accuracy', 0.82));
-    assert.deepEqual(result, { name: 'reward/accuracy', value: 0.82 });
+    const { printed } = capture(null, () => recordFigure('reward/accuracy', 0.82));
     assert.deepEqual(printed, ['figure reward/accuracy = 0.82']);
   });
 
