@@ -15,7 +15,7 @@ import { loraKeys, loraState, savedWeightNames, type LoraConfig } from './lora_s
 import { readSafetensors, encodeSafetensors, type NamedArray } from './safetensors';
 import { recoverCheckpointFolder, transpose2d, writeCheckpointFolder } from './checkpoint';
 import { fileInsideFolder, readJsonObject } from './files';
-import { SCORE_WEIGHT, scoreSpec, weightSpecs, type WeightSpec } from './weights';
+import { scoreSpec, weightSpecs, type WeightSpec } from './weights';
 
 export type { LoraConfig } from './lora_state';
 
@@ -23,22 +23,12 @@ const PEFT_PREFIX = 'base_model.model.';
 
 /**
  * The full weights the forward reads from beside the adapters, by PEFT
- * module name: a reward model's head only. Another module (lm_head,
- * embed_tokens) would load, but the forward would go on using the model's
- * own copy, so loading one is refused.
+ * module name: a reward model's head only (a Linear, kept [in, out] here).
+ * Another module (lm_head, embed_tokens) would load, but the forward would go
+ * on using the model's own copy, so it is refused.
  */
 function savableModules(config: ModelConfig): Map<string, WeightSpec> {
   return new Map([['score', scoreSpec(config)]]);
-}
-
-const moduleOf = (weightName: string): string => weightName.replace(/\.(weight|bias)$/, '');
-
-/** A weight in PEFT's file layout: nn.Linear's [out, in] for a linear weight kept [in, out] here. */
-function peftTensor(t: tf.Tensor, spec: WeightSpec): NamedArray {
-  const data = Float32Array.from(t.dataSync() as Float32Array);
-  if (!spec.linear) return { shape: t.shape.slice(), data };
-  const [inDim, outDim] = t.shape;
-  return { shape: [outDim, inDim], data: transpose2d(data, inDim, outDim) };
 }
 
 /** Moves the weights trained beside the adapters into the model's weights, replacing its copies. */
@@ -136,17 +126,19 @@ export function adapterFiles(model: Decoder, baseModel = ''): Record<string, Uin
     tensors.set(`${PEFT_PREFIX}${base}.lora_A.weight`, { shape: [r, inDim], data: transpose2d(a.dataSync() as Float32Array, inDim, r) });
     tensors.set(`${PEFT_PREFIX}${base}.lora_B.weight`, { shape: [outDim, r], data: transpose2d(b.dataSync() as Float32Array, r, outDim) });
   }
-  const specs = new Map([...weightSpecs(model.config), scoreSpec(model.config)].map((spec) => [spec.name, spec]));
-  const saved = savedWeightNames(lora);
-  for (const name of saved) {
-    const spec = specs.get(name);
-    if (!spec) throw new Error(`lora: "${name}" trains beside the adapters but is not a weight of this model`);
-    tensors.set(`${PEFT_PREFIX}${name}`, peftTensor(lora.tensors.get(name)!, spec));
+  const savable = [...savableModules(model.config)];
+  const modulesToSave: string[] = [];
+  for (const name of savedWeightNames(lora)) {
+    const module = savable.find(([, spec]) => spec.name === name)?.[0];
+    if (!module) throw new Error(`lora: "${name}" trains beside the adapters, but only ${savable.map(([, s]) => `"${s.name}"`).join(', ')} can be saved with them`);
+    const t = lora.tensors.get(name)!;
+    const [inDim, outDim] = t.shape;
+    tensors.set(`${PEFT_PREFIX}${name}`, { shape: [outDim, inDim], data: transpose2d(t.dataSync() as Float32Array, inDim, outDim) });
+    modulesToSave.push(module);
   }
-  const modulesToSave = [...new Set(saved.map(moduleOf))];
   const config = {
     peft_type: 'LORA',
-    task_type: saved.includes(SCORE_WEIGHT) ? 'SEQ_CLS' : 'CAUSAL_LM',
+    task_type: modulesToSave.includes('score') ? 'SEQ_CLS' : 'CAUSAL_LM',
     base_model_name_or_path: baseModel,
     r: lora.config.rank,
     lora_alpha: lora.config.alpha,
