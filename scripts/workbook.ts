@@ -17,9 +17,9 @@ Runs each notebook (all of notebooks/ by default, or those named: '04-sft',
 to the output folder. Figures a notebook records (recordFigure) go into the
 manifest and are checked against their band for the mode (notebooks/bands.json):
 a figure outside its band, or a banded figure never recorded, fails the
-notebook. Exits non-zero if any notebook failed. Ctrl-C (or
-SIGTERM) ends the running kernel and what its cells started, and writes the
-manifest marked interrupted (exit 130, or 143); a second one exits at once.
+notebook. Exits non-zero if any notebook failed. Ctrl-C (or SIGTERM) ends the
+running kernel and what its cells started, and writes the manifest marked
+interrupted (exit 130, or 143); a second one exits at once.
 
 options:
   --mode quick|full     run size, injected as the parameter 'mode' (default quick)

@@ -114,6 +114,13 @@ describe('bands files', () => {
     for (const [content, error] of cases) assert.throws(() => readBands(bandsFile(content)), error, JSON.stringify(content));
   });
 
+  it('the committed notebooks/bands.json is valid, and every band says why', () => {
+    const bands = readBands(path.resolve(__dirname, '..', '..', 'notebooks', 'bands.json'));
+    const figures = Object.values(bands.notebooks).flatMap((f) => Object.entries(f));
+    assert.ok(figures.length > 0);
+    for (const [name, spec] of figures) assert.ok(spec.why && spec.why.length > 0, `${name} has no 'why'`);
+  });
+
   it('defaults to bands.json beside the notebooks, when there is one; null means none; a named file must exist', () => {
     const dir = tempDir('figures-bands-');
     assert.equal(loadBands(undefined, dir), null);
