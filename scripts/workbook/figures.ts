@@ -93,6 +93,8 @@ export interface FigureCheck {
   figures: Record<string, FigureRecord>;
   /** Why the figures fail the notebook, or null when they do not. */
   failure: CellFailure | null;
+  /** Each figure outside its band, with the cell (1-based; 0 when not known) that recorded it. */
+  outOfBand: { cell: number; message: string }[];
   warnings: string[];
 }
 
@@ -111,7 +113,7 @@ export function checkFigures(log: FigureLog, notebook: string, bands: Bands | nu
   const { figures: recorded, repeats, problems } = log.read();
   const expected = bands?.notebooks[notebook] ?? {};
   const figures: Record<string, FigureRecord> = {};
-  const out: string[] = [];
+  const outOfBand: FigureCheck['outOfBand'] = [];
   const missing: string[] = [];
   let first: { cell: number; cellId: string | null } | null = null;
   for (const r of recorded) {
@@ -120,7 +122,7 @@ export function checkFigures(log: FigureLog, notebook: string, bands: Bands | nu
     const check = band === null ? 'no band' : ok ? 'in band' : 'out of band';
     figures[r.name] = { value: r.value, ...(r.unit ? { unit: r.unit } : {}), ...(r.note ? { note: r.note } : {}), band, check, ok, cell: r.cell, cellId: r.cellId };
     if (!ok) {
-      out.push(`figure '${r.name}' = ${r.value} is outside its ${mode} band ${formatBand(band!)}`);
+      outOfBand.push({ cell: r.cell, message: `figure '${r.name}' = ${r.value} is outside its ${mode} band ${formatBand(band!)}` });
       first ??= r;
     }
   }
@@ -134,12 +136,13 @@ export function checkFigures(log: FigureLog, notebook: string, bands: Bands | nu
   const from = bands ? ` (bands: ${displayPath(bands.file)})` : '';
   if (problems.length) {
     failure = { cell: 0, cellId: null, kind: 'figures', ename: 'FiguresFileError', evalue: problems.join('; ') };
-  } else if (out.length || missing.length) {
-    const ename = out.length ? 'FigureOutOfBand' : 'FigureNotRecorded';
+  } else if (outOfBand.length || missing.length) {
+    const ename = outOfBand.length ? 'FigureOutOfBand' : 'FigureNotRecorded';
     const at = first ?? { cell: 0, cellId: null };
-    failure = { cell: at.cell, cellId: at.cellId, kind: 'figures', ename, evalue: [...out, ...missing].join('; ') + from };
+    const evalue = [...outOfBand.map((o) => o.message), ...missing].join('; ') + from;
+    failure = { cell: at.cell, cellId: at.cellId, kind: 'figures', ename, evalue };
   }
-  return { figures, failure, warnings: repeats };
+  return { figures, failure, outOfBand, warnings: repeats };
 }
 
 /** The summary table's figures column: '2/3 in band', '+1 unbanded'; '' when none. */

@@ -217,6 +217,11 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
     // A cell's own failure comes first: the figures it did not get to record are listed, not blamed.
     const failure = result.failure ?? checked.failure;
     const status = failure ? 'failed' : 'ok';
+    // Shown where a reader of the executed notebook looks: under the cell that recorded the figure.
+    for (const { cell, message } of checked.outOfBand) {
+      const target = result.notebook.cells[cell - 1];
+      if (target?.cell_type === 'code') target.outputs.push({ output_type: 'error', ename: 'FigureOutOfBand', evalue: message, traceback: [`FigureOutOfBand: ${message}`] });
+    }
     result.notebook.metadata.workbook = {
       mode: options.mode,
       seed: options.seed,

@@ -69,6 +69,7 @@ describe('workbook figures: recorded in the kernel, checked by the runner', () =
     const nb: Notebook = JSON.parse(fs.readFileSync(path.join(out, 'figures.ipynb'), 'utf8'));
     assert.deepEqual((nb.metadata.workbook as { figures: unknown }).figures, expected);
     assert.equal(stdoutOf(nb, 'c1'), 'figure demo/accuracy = 0.5 (fraction): a parameter\n');
+    assert.ok(nb.cells.every((c) => c.cell_type !== 'code' || c.outputs.every((o) => o.output_type !== 'error')), 'no figure error shown');
   });
 
   it('out of band: exit 1, the figure, value and band named in the summary; a NaN figure fails its cell, naming it', function () {
@@ -93,6 +94,9 @@ describe('workbook figures: recorded in the kernel, checked by the runner', () =
     assert.equal(figures.failure?.kind, 'figures');
     assert.equal(figures.failure?.evalue, `${outside} (bands: ${bands})`);
     assert.deepEqual(figures.figures?.['demo/accuracy'], { value: 0.9, unit: 'fraction', note: 'a parameter', band: [0.4, 0.6], check: 'out of band', ok: false, cell: 4, cellId: 'c1' });
+    const executed: Notebook = JSON.parse(fs.readFileSync(path.join(out, 'figures.ipynb'), 'utf8'));
+    const c1 = executed.cells.find((c) => c.id === 'c1') as CodeCell;
+    assert.deepEqual(c1.outputs.at(-1), { output_type: 'error', ename: 'FigureOutOfBand', evalue: outside, traceback: [`FigureOutOfBand: ${outside}`] });
     assert.equal(nan.failure?.kind, 'error');
     assert.deepEqual(nan.figures, {}, 'the refused figure was never written');
     assert.equal(nan.codeCellsRun, 2, 'the cell after the NaN did not run');
