@@ -97,6 +97,9 @@ describe('workbook figures: recorded in the kernel, checked by the runner', () =
     const executed: Notebook = JSON.parse(fs.readFileSync(path.join(out, 'figures.ipynb'), 'utf8'));
     const c1 = executed.cells.find((c) => c.id === 'c1') as CodeCell;
     assert.deepEqual(c1.outputs.at(-1), { output_type: 'error', ename: 'FigureOutOfBand', evalue: outside, traceback: [`FigureOutOfBand: ${outside}`] });
+    const validate = spawnSync('/usr/bin/python3', ['-c', 'import nbformat, sys; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))', path.join(out, 'figures.ipynb')], { encoding: 'utf8' });
+    if (validate.error || /No module named/.test(validate.stderr)) console.log('      (nbformat schema check skipped: /usr/bin/python3 has no nbformat module)');
+    else assert.equal(validate.status, 0, `nbformat rejects the executed notebook:\n${validate.stderr}`);
     assert.equal(nan.failure?.kind, 'error');
     assert.deepEqual(nan.figures, {}, 'the refused figure was never written');
     assert.equal(nan.codeCellsRun, 2, 'the cell after the NaN did not run');
