@@ -168,6 +168,22 @@ describe('train/reward: training a reward model on the world\'s pairs', function
     disposeDecoder(model);
   });
 
+  it('full fine-tuning on an untied base trains every weight the score reads and leaves lm_head alone', async () => {
+    // LlamaForSequenceClassification has no lm_head: a reward model never reads it, so it gets no gradient.
+    const model = createDecoder({ ...f.config, tie_word_embeddings: false }, 4);
+    addScoreHead(model, { seed: 1 });
+    const lmHead = Float32Array.from(model.weights.get('lm_head.weight')!.dataSync());
+    const embed = Float32Array.from(model.weights.get('model.embed_tokens.weight')!.dataSync());
+    const result = await train(model, { steps: 2, lr: 1e-3, progress: 'none', seed: 0 }, {
+      objective: rewardObjective(),
+      data: preferenceBatches(pairs, { batchSize: 8, padId, seed: 0 }),
+    });
+    assert.ok(result.history.every((r) => Number.isFinite(r.loss)));
+    assert.deepEqual(Float32Array.from(model.weights.get('lm_head.weight')!.dataSync()), lmHead, 'lm_head unchanged');
+    assert.notDeepEqual(Float32Array.from(model.weights.get('model.embed_tokens.weight')!.dataSync()), embed, 'the embeddings trained');
+    disposeDecoder(model);
+  });
+
   it('a resumed full fine-tuning run repeats the uninterrupted one (its checkpoint is a sequence classifier)', async () => {
     const config = { steps: 6, lr: 3e-3, warmupSteps: 1, progress: 'none' as const, seed: 2 };
     const data = preferenceBatches(pairs, { batchSize: 8, padId, seed: 2 });
