@@ -5,12 +5,6 @@ import type { Decoder } from '../model/decoder';
 import type { MetricReduce, Objective } from './objective';
 import { computeLoss } from './step';
 
-/**
- * Objectives whose count is tokens, so that exp(eval_loss) is a perplexity.
- * A loss averaged over pairs (reward) has none.
- */
-const TOKEN_OBJECTIVES = new Set(['lm', 'sft']);
-
 /** Prefixes an error from checking a batch with where the batch was used. */
 export function validated<B>(objective: Objective<B>, model: Decoder, batch: B, where: string): B {
   try {
@@ -62,7 +56,7 @@ export function evaluate<B>(model: Decoder, objective: Objective<B>, batches: B[
   });
   const loss = count > 0 ? sum / count : NaN;
   const metrics: EvalResult['metrics'] = { eval_loss: loss };
-  const perplexity = TOKEN_OBJECTIVES.has(objective.name) ? Math.exp(loss) : undefined;
+  const perplexity = objective.perplexity ? Math.exp(loss) : undefined;
   if (perplexity !== undefined) metrics.eval_perplexity = perplexity;
   for (const [k, v] of Object.entries(combined)) metrics[`eval_${k}`] = reportedMetric(reduce[k], v, count);
   return perplexity === undefined ? { loss, metrics } : { loss, perplexity, metrics };

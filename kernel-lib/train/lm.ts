@@ -86,6 +86,7 @@ function batchLogits(model: Decoder, batch: LmBatch, context: ObjectiveContext):
 
 export const lmObjective: Objective<LmBatch> = {
   name: 'lm',
+  perplexity: true,
   split(batch, parts) {
     const out: LmBatch[] = [];
     for (let p = 0; p < parts; p++) {

@@ -49,6 +49,11 @@ export interface Objective<Batch> {
   /** Metrics not combined as a mean, by name (see MetricReduce). */
   metricReduce?: Record<string, MetricReduce>;
   /**
+   * The loss is a mean next-token cross-entropy over tokens, so exp(loss) is a
+   * perplexity (evaluate reports eval_perplexity); not so for a loss over pairs.
+   */
+  perplexity?: boolean;
+  /**
    * Tokens a batch feeds the model, for the step's `tokens` and `tokens_per_s`
    * when the count is not tokens (the reward objective counts pairs); without
    * it the count is taken.

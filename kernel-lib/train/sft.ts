@@ -228,6 +228,7 @@ function checkSftBatch(batch: SftBatch, vocabSize: number, firstRow = 0): void {
  */
 export const sftObjective: Objective<SftBatch> = {
   name: 'sft',
+  perplexity: true,
   metricReduce: { num_tokens: 'total' },
   tokens: (batch) => batch.realTokens,
   split(batch, parts) {

@@ -128,6 +128,16 @@ describe('train/evaluate: the objective\'s metrics', function () {
     disposeDecoder(model);
   });
 
+  it('a perplexity is the objective\'s own claim, not its name\'s: a renamed token objective keeps it, one that disclaims it has none', () => {
+    const model = createDecoder(tinyConfig(), 5);
+    const data = sequentialBatches(tokens.subarray(0, 200), { batchSize: 3, seqLen: 24 });
+    const mine = evaluate(model, { ...lmObjective, name: 'my-lm' }, data);
+    close(mine.metrics.eval_perplexity, Math.exp(mine.loss), 'eval_perplexity of a renamed lm objective');
+    const none = evaluate(model, { ...lmObjective, perplexity: false }, data);
+    assert.equal(none.metrics.eval_perplexity, undefined);
+    disposeDecoder(model);
+  });
+
   it('train() passes the eval_ metrics to onEval and its evals', async () => {
     // Tied embeddings: every weight of a full fine-tuning reward run gets a gradient.
     const model = createDecoder(tinyConfig({ tie_word_embeddings: true }), 6);
