@@ -48,8 +48,8 @@ export const DEFAULT_WORLD_SEED = 7;
 // first token the model spreads over many guesses (arithmetic, sorting), and a
 // made-up answer (40% of refusal demonstrations) starts like the 600 lookup
 // answers to the same templates, so a held-out unknown name tips toward it. A
-// wrong format (30%) is split over other formats and shows mostly in sampled
-// replies. At these shares sampled replies carry each flaw at about its share.
+// wrong format (30%) is split over two other formats, so it wins fewer greedy
+// decisions than its share. Sampled replies carry each flaw at roughly its share.
 export const DEFAULT_SFT_FLAWS: Readonly<SftFlawShares> = { padded: 0.3, madeUp: 0.4, wrongFormat: 0.3 };
 
 export const DEFAULT_WORLD_OPTIONS: Readonly<WorldOptions> = {
