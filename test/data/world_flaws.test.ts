@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import { DataError, type Conversation } from '../../kernel-lib/data/records';
 import {
   CHATTY_OPENER, FLAW_PLAN, REFUSAL, SCORES, SFT_FLAWS, WORLD_FAMILIES, WORLD_FILES, checkReply, createJudge, generateWorld,
@@ -99,6 +100,12 @@ describe('data/world: flawed SFT demonstrations', () => {
     const morePadding = generateWorld({ ...SMALL, sftFlaws: { padded: 0.25, madeUp: 1, wrongFormat: 0.25 } });
     const ids = (w: typeof flawed, f: SftFlaw) => w.sftTrain.filter((c) => recordFlaws(c).includes(f)).map((c) => c.id);
     assert.deepEqual(ids(morePadding, 'wrong_format'), ids(flawed, 'wrong_format'));
+  });
+
+  it('are a column of the Arrow table, as in meta', () => {
+    const column = tableFromIPC(fs.readFileSync(path.join(DIR, WORLD_FILES.sftTrainArrow))).getChild('flaws')!.toArray() as string[];
+    assert.deepEqual([...column], world.sftTrain.map((c) => recordFlaws(c).join('+')));
+    assert.ok(column.includes('padded+made_up') && column.includes('padded+wrong_format'));
   });
 
   it('rejects bad flaw shares naming the field', () => {

@@ -1,7 +1,7 @@
 // The SFT and preference tables as Arrow IPC files. Messages are
 // list<struct<role: utf8, content: utf8>>; meta is a JSON string column (its
-// shape differs by family); split and rule are copied out of meta as columns
-// for filtering.
+// shape differs by family); split, rule and the SFT flaws are copied out of
+// meta as columns for filtering.
 import { Field, List, Struct, Table, Utf8, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { Conversation, Message, PreferencePair, Role } from '../records';
 
@@ -17,6 +17,8 @@ export function conversationsToArrow(records: Conversation[]): Uint8Array {
     source: strings(records.map((r) => r.source)),
     category: strings(records.map((r) => r.category ?? '')),
     split: strings(records.map((r) => metaOf(r, 'split'))),
+    // The flaws joined by '+' ('padded+made_up'), empty for a clean record.
+    flaws: strings(records.map((r) => (Array.isArray(r.meta?.flaws) ? (r.meta!.flaws as string[]).join('+') : ''))),
     messages: messages(records.map((r) => r.messages)),
     meta: strings(records.map((r) => JSON.stringify(r.meta ?? {}))),
   });
