@@ -14,8 +14,12 @@ export {
   generateWorld, DEFAULT_WORLD_OPTIONS, DEFAULT_WORLD_SEED, worldOptions, buildFacts, makeCorpus,
   WORLD_FAMILIES, familyNamed, isWorldFamily, checkReply, parsePrompt, REFUSAL, isRefusal,
   PREFERENCE_RULES, createJudge, oracleJudge, writeWorld, loadWorld, verifyWorld,
+  stripFillers, replyFlaws, replyFormat, recordFlaws, SFT_FLAWS, DEFAULT_SFT_FLAWS,
 } from './world';
-export type { WorldData, WorldOptions, WorldFacts, WorldFamily, WorldTask, PreferenceRule, WorldJudge, Judgement, LoadedWorld, WorldManifest } from './world';
+export type {
+  WorldData, WorldOptions, WorldFacts, WorldFamily, WorldTask, PreferenceRule, WorldJudge, Judgement, LoadedWorld, WorldManifest,
+  ReplyFlaws, SftFlaw, SftFlawShares,
+} from './world';
 export { DatasetStream, loadDataset, streamDataset } from './load';
 export type { LoadOptions, LoadReport } from './load';
 export { SCHEMAS, checkMapping, describeSchemas, detectSchema, isSchemaName } from './schema';
