@@ -4,7 +4,7 @@
 // demonstrations is not scored as if it knew nothing), the oracle judge's
 // mean score, how often replies stop with the end-of-turn token, and length.
 import type { Conversation } from '../data';
-import { checkReply, judgeTask, oracleJudge, stripFillers, WORLD_FAMILIES, type Params, type Verdict } from '../data/world';
+import { checkReply, judgeTask, oracleJudge, replyFlaws, stripFillers, WORLD_FAMILIES, type Params, type ReplyFlaws, type Verdict } from '../data/world';
 import type { Decoder } from '../model';
 import type { ChatTemplate } from '../text';
 import { EvalError } from './errors';
@@ -23,6 +23,8 @@ export interface ScoredReply {
   content: boolean;
   /** The reply carries filler sentences. */
   padded: boolean;
+  /** What imitation of flawed demonstrations shows (the world's replyFlaws): a made-up answer to an unanswerable request, a list in another format than asked, a refusal of an answerable request. */
+  flaws: ReplyFlaws;
   /** The oracle judge's score (1 exact, 0.7 padded, ... 0 wrong) and verdict. */
   oracle: number;
   verdict: Verdict;
@@ -44,6 +46,12 @@ export interface AccuracyRow {
   oracleScore: number;
   /** Share of replies with filler sentences. */
   padded: number;
+  /** Share of the unanswerable (refusal-family) requests answered with something made up; null without such tasks. */
+  madeUp: number | null;
+  /** Share of the formatting requests answered in another format; null without such tasks. */
+  wrongFormat: number | null;
+  /** Share of answerable requests refused; null without such tasks. */
+  refused: number | null;
   /** Share of replies that ended with the end-of-turn token (null for hand-written replies). */
   stopRate: number | null;
   /** Mean generated tokens, stop token included (null for hand-written replies). */
@@ -84,6 +92,8 @@ export function scoreReply(task: Conversation, reply: ReplyLike): ScoredReply {
   const { core, padded } = stripFillers(text);
   const content = direct.correct || (core !== '' && checkReply(task, core).correct);
   const judged = oracleScore(task, text);
+  const params = paramsOf(task);
+  const flaws = params ? replyFlaws({ family: task.category, params }, text) : oracleJudge.flaws(task, text);
   return {
     id: task.id,
     family: task.category,
@@ -91,6 +101,7 @@ export function scoreReply(task: Conversation, reply: ReplyLike): ScoredReply {
     exact: direct.correct,
     content,
     padded,
+    flaws,
     oracle: judged.score,
     verdict: judged.verdict,
     reason: direct.reason,
@@ -108,6 +119,11 @@ export function familyOrder(families: Iterable<string>): string[] {
   return [...known, ...[...seen].filter((f) => !(WORLD_FAMILIES as readonly string[]).includes(f)).sort()];
 }
 
+/** Share of `scored` where `f` holds; null when there is nothing to share out. */
+function shareAmong(scored: ScoredReply[], f: (s: ScoredReply) => boolean): number | null {
+  return scored.length ? mean(scored.map((s) => (f(s) ? 1 : 0))) : null;
+}
+
 /** The summary row of some scored replies. */
 export function accuracyRow(family: string, scored: ScoredReply[]): AccuracyRow {
   const share = (f: (s: ScoredReply) => boolean) => mean(scored.map((s) => (f(s) ? 1 : 0)));
@@ -120,6 +136,9 @@ export function accuracyRow(family: string, scored: ScoredReply[]): AccuracyRow 
     contentAccuracy: share((s) => s.content),
     oracleScore: mean(scored.map((s) => s.oracle)),
     padded: share((s) => s.padded),
+    madeUp: shareAmong(scored.filter((s) => s.family === 'refusal'), (s) => s.flaws.madeUp),
+    wrongFormat: shareAmong(scored.filter((s) => s.family === 'formatting'), (s) => s.flaws.wrongFormat),
+    refused: shareAmong(scored.filter((s) => s.family !== 'refusal'), (s) => s.flaws.refused),
     stopRate: withStop.length ? mean(withStop.map((s) => (s.stoppedAtEndOfTurn ? 1 : 0))) : null,
     meanTokens: withTokens.length ? mean(withTokens.map((s) => s.tokenCount!)) : null,
     meanChars: mean(scored.map((s) => s.text.length)),

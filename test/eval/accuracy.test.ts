@@ -47,6 +47,11 @@ describe('eval/accuracy', () => {
       assert.equal(row.meanTokens, texts.reduce((a, t) => a + t.length, 0) / 5);
       assert.equal(row.meanChars, row.meanTokens);
     }
+    // The wrong reply to a refusal task is made up; to any other task, a needless refusal.
+    const refusal = report.byFamily.refusal;
+    assert.deepEqual([refusal.madeUp, refusal.refused, refusal.wrongFormat], [2 / 5, null, null]);
+    assert.deepEqual([report.byFamily.formatting.wrongFormat, report.byFamily.formatting.refused, report.byFamily.formatting.madeUp], [0, 2 / 5, null]);
+    assert.deepEqual([report.overall.madeUp, report.overall.refused, report.overall.wrongFormat], [2 / 5, 18 / 45, 0]);
     assert.equal(report.overall.family, 'all');
     assert.equal(report.overall.n, 50);
     assert.equal(report.overall.accuracy, 20 / 50);
