@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { forward, type Decoder } from '../model/decoder';
 import { hashString } from '../runtime/seed';
 import { tokenCrossEntropySum } from './cross_entropy';
-import type { Objective, ObjectiveContext, ObjectiveOutput } from './objective';
+import { splitByRows, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 
 /** Rows of equal length: inputs[i][t] predicts targets[i][t] where mask[i][t] = 1. */
 export interface LmBatch {
@@ -87,15 +87,7 @@ function batchLogits(model: Decoder, batch: LmBatch, context: ObjectiveContext):
 export const lmObjective: Objective<LmBatch> = {
   name: 'lm',
   perplexity: true,
-  split(batch, parts) {
-    const out: LmBatch[] = [];
-    for (let p = 0; p < parts; p++) {
-      const from = Math.floor((p * batch.rows) / parts);
-      const to = Math.floor(((p + 1) * batch.rows) / parts);
-      if (to > from) out.push(sliceRows(batch, from, to));
-    }
-    return out;
-  },
+  split: (batch, parts) => splitByRows(batch.rows, parts, (from, to) => sliceRows(batch, from, to)),
   rows: (batch) => batch.rows,
   validate: (batch, model) => checkLmBatch(batch, model.config.vocab_size),
   loss(model: Decoder, batch: LmBatch, context: ObjectiveContext): ObjectiveOutput {

@@ -68,3 +68,18 @@ export interface Objective<Batch> {
    */
   validate?(batch: Batch, model: Decoder): void;
 }
+
+/**
+ * Splits `rows` rows into at most `parts` contiguous groups of near-equal size
+ * (empty groups left out) and slices each with `slice(from, to)`: the split
+ * every objective uses for data-parallel workers.
+ */
+export function splitByRows<Batch>(rows: number, parts: number, slice: (from: number, to: number) => Batch): Batch[] {
+  const out: Batch[] = [];
+  for (let p = 0; p < parts; p++) {
+    const from = Math.floor((p * rows) / parts);
+    const to = Math.floor(((p + 1) * rows) / parts);
+    if (to > from) out.push(slice(from, to));
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { SCORE_WEIGHT } from '../model/weights';
 import { hashString } from '../runtime/seed';
 import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatMessage, ChatTemplate } from '../text/chat_types';
-import type { MetricReduce, Objective, ObjectiveContext, ObjectiveOutput } from './objective';
+import { splitByRows, type MetricReduce, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 import { encodeReply, preferenceBatch, type PreferenceBatch } from './preference_batch';
 
 export interface BradleyTerryOptions {
@@ -126,15 +126,7 @@ export function rewardObjective(options: RewardObjectiveOptions = {}): Objective
     metricReduce: REWARD_METRICS,
     rows: (batch) => batch.pairs,
     tokens: (batch) => batchTokens(batch),
-    split(batch, parts) {
-      const out: PreferenceBatch[] = [];
-      for (let p = 0; p < parts; p++) {
-        const from = Math.floor((p * batch.pairs) / parts);
-        const to = Math.floor(((p + 1) * batch.pairs) / parts);
-        if (to > from) out.push(slicePairs(batch, from, to, batch.centerRewardsCoefficient ?? coef));
-      }
-      return out;
-    },
+    split: (batch, parts) => splitByRows(batch.pairs, parts, (from, to) => slicePairs(batch, from, to, batch.centerRewardsCoefficient ?? coef)),
     validate: (batch, model) => checkPreferenceBatch(batch, model),
     loss(model: Decoder, batch: PreferenceBatch, context: ObjectiveContext): ObjectiveOutput {
       checkPreferenceBatch(batch, model, context.firstRow);

@@ -13,7 +13,7 @@ import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatTemplate } from '../text/chat_types';
 import { tokenCrossEntropySum } from './cross_entropy';
 import { checkLmBatch, rowSeed } from './lm';
-import type { Objective, ObjectiveContext, ObjectiveOutput } from './objective';
+import { splitByRows, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 import { sftBatches, type SftBatchExample, type SftBatchSource } from './sft_batch';
 import type { SftBatch } from './sft_pack';
 
@@ -231,15 +231,7 @@ export const sftObjective: Objective<SftBatch> = {
   perplexity: true,
   metricReduce: { num_tokens: 'total' },
   tokens: (batch) => batch.realTokens,
-  split(batch, parts) {
-    const out: SftBatch[] = [];
-    for (let p = 0; p < parts; p++) {
-      const from = Math.floor((p * batch.rows) / parts);
-      const to = Math.floor(((p + 1) * batch.rows) / parts);
-      if (to > from) out.push(sliceRows(batch, from, to));
-    }
-    return out;
-  },
+  split: (batch, parts) => splitByRows(batch.rows, parts, (from, to) => sliceRows(batch, from, to)),
   rows: (batch) => batch.rows,
   validate: (batch, model) => checkSftBatch(batch, model.config.vocab_size),
   loss(model: Decoder, batch: SftBatch, context: ObjectiveContext): ObjectiveOutput {
