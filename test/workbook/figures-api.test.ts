@@ -3,15 +3,11 @@
 // the bands file reader, and the runner's reading of a figures file.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIGURES_FILE_ENV, recordFigure, recordFigures } from '../../kernel-lib/runtime';
 import { formatBand, loadBands, readBands } from '../../scripts/workbook/bands';
 import { checkFigures, FigureLog, figuresSummary, figuresTable } from '../../scripts/workbook/figures';
-
-function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+import { tempDir } from './helpers';
 
 /** Runs `fn` with console.log captured and FIGURES_FILE_ENV set to `file` (or unset). */
 function capture<T>(file: string | null, fn: () => T): { result: T; printed: string[] } {

@@ -4,23 +4,11 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CodeCell, Notebook, Output } from '../../scripts/workbook/notebook';
 import { sourceText } from '../../scripts/workbook/notebook';
 import { runWorkbook, type Manifest } from '../../scripts/workbook/run';
-
-const root = path.resolve(__dirname, '..', '..');
-const fixtures = path.join(root, 'test', 'fixtures', 'notebooks');
-const tsx = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-
-function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-function runCli(args: string[]) {
-  return spawnSync(process.execPath, [tsx, path.join(root, 'scripts', 'workbook.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-}
+import { root, fixtures, tempDir, runCli } from './helpers';
 
 function manifestIn(out: string): Manifest {
   return JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));

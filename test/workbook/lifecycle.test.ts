@@ -4,20 +4,12 @@
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CodeCell, Notebook } from '../../scripts/workbook/notebook';
 import { sourceText } from '../../scripts/workbook/notebook';
 import { runWorkbook, type Manifest } from '../../scripts/workbook/run';
 import { cmdline, descendants, hasProc, isRunning, listeners, waitFor } from './procs';
-
-const root = path.resolve(__dirname, '..', '..');
-const fixtures = path.join(root, 'test', 'fixtures', 'notebooks');
-const tsx = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-
-function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+import { root, fixtures, tsx, tempDir } from './helpers';
 
 /** The pid the spawns.ipynb fixture printed for its `sleep 1000` child. */
 function sleepPid(file: string): number {

@@ -4,24 +4,12 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorFromStderr } from '../../scripts/workbook/execute';
 import type { CodeCell, Notebook, Output } from '../../scripts/workbook/notebook';
 import { parseParameter, sourceText } from '../../scripts/workbook/notebook';
 import { runWorkbook, selectNotebooks, type Manifest } from '../../scripts/workbook/run';
-
-const root = path.resolve(__dirname, '..', '..');
-const fixtures = path.join(root, 'test', 'fixtures', 'notebooks');
-const tsx = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-
-function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-function runCli(args: string[]) {
-  return spawnSync(process.execPath, [tsx, path.join(root, 'scripts', 'workbook.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-}
+import { root, fixtures, tempDir, runCli } from './helpers';
 
 function read(file: string): Notebook {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
