@@ -8,7 +8,7 @@ import { plotlyBundle, plotlyLibraryBundle } from './plotly';
 
 /** Structural match for the training loop's callback (viz does not depend on train). */
 export interface LivePlotCallback {
-  onStep(record: { step: number; loss: number }): void;
+  onStep(record: { step: number; loss: number; [metric: string]: number }): void;
   onEval(record: { step: number; eval_loss: number }): void;
   onEnd(): void;
 }
@@ -19,11 +19,23 @@ export interface LivePlotOptions {
   intervalMs?: number;
   /** Plot perplexity (exp of the loss) on a second axis. */
   perplexity?: boolean;
+  /**
+   * A step metric to draw on a second axis from 0 to 1, by the name the
+   * trainer logs it (TRL's: `mean_token_accuracy` for SFT, `accuracy` for a
+   * reward model); its eval_ counterpart is drawn too when evaluations log it.
+   */
+  metric?: string;
 }
 
 /** A training callback that draws train (and eval) loss as the run goes. */
 export function liveLossPlot(options: LivePlotOptions = {}): LivePlotCallback {
+  if (options.perplexity && options.metric) throw new Error(`liveLossPlot: perplexity and metric "${options.metric}" both want the second axis; choose one`);
   const id = `live-${randomUUID()}`;
+  const metric = options.metric;
+  const metricSteps: number[] = [];
+  const metricValues: number[] = [];
+  const evalMetricSteps: number[] = [];
+  const evalMetricValues: number[] = [];
   const steps: number[] = [];
   const losses: number[] = [];
   const evalSteps: number[] = [];
@@ -47,6 +59,11 @@ export function liveLossPlot(options: LivePlotOptions = {}): LivePlotCallback {
       height: 360,
     };
     if (options.perplexity) layout.yaxis2 = { title: { text: 'perplexity' }, overlaying: 'y', side: 'right', type: 'log' };
+    if (metric) {
+      data.push({ type: 'scatter', mode: 'lines', name: metric, x: metricSteps, y: metricValues, yaxis: 'y2' });
+      if (evalMetricSteps.length > 0) data.push({ type: 'scatter', mode: 'lines+markers', name: `eval_${metric}`, x: evalMetricSteps, y: evalMetricValues, yaxis: 'y2' });
+      layout.yaxis2 = { title: { text: metric }, overlaying: 'y', side: 'right', range: [0, 1] };
+    }
     if (!shown) {
       const library = plotlyLibraryBundle();
       if (library['text/html']) displayBundle(library);
@@ -58,11 +75,20 @@ export function liveLossPlot(options: LivePlotOptions = {}): LivePlotCallback {
     onStep(r) {
       steps.push(r.step);
       losses.push(r.loss);
+      if (metric && Number.isFinite(r[metric])) {
+        metricSteps.push(r.step);
+        metricValues.push(r[metric]);
+      }
       draw(false);
     },
     onEval(r) {
       evalSteps.push(r.step);
       evalLosses.push(r.eval_loss);
+      const value = metric ? (r as Record<string, number>)[`eval_${metric}`] : undefined;
+      if (value !== undefined && Number.isFinite(value)) {
+        evalMetricSteps.push(r.step);
+        evalMetricValues.push(value);
+      }
       draw(false);
     },
     onEnd() {
