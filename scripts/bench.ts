@@ -3,13 +3,15 @@
 // /usr/bin/python3 or $WORKBOOK_PYTHON can import torch); first, the BPE
 // tokenizer's encoding speed next to tokenizers.js (scripts/bench/tokenizer.ts).
 //
-//   npm run bench -- [--configs S,M] [--steps 10] [--warmup 3] [--workers 1,2] [--no-torch] [--out out/bench]
+//   npm run bench -- [--configs S,M] [--steps 10] [--warmup 3] [--workers 1,2] [--no-torch] [--no-sft] [--out out/bench]
 //
 // Ours: the `wasm` backend (or WORKBOOK_BACKEND), one thread, then data
 // parallel over worker threads. PyTorch: scripts/reference/llama_reference.py
 // with its threads pinned by environment before import (OMP/OpenBLAS/MKL
 // thread counts and OMP_WAIT_POLICY=PASSIVE), at 1 thread and at the number
 // of workers. Ratios compare runs made in this one script, on this machine.
+// Last, the SFT trainer next to Hugging Face TRL's SFTTrainer (scripts/bench/
+// sft_trl.ts), where a Python with TRL is found (the project's .venv).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,7 +20,8 @@ import * as tf from '@tensorflow/tfjs';
 import { randomStream, selectBackend, type BackendChoice } from '../kernel-lib/runtime';
 import { createDecoder, disposeDecoder, generate, modelConfig, parameterCount } from '../kernel-lib/model';
 import { lmObjective, startWorkers, train, type BatchSource, type LmBatch } from '../kernel-lib/train';
-import { findTorchPython, runReference } from './reference/python';
+import { findTorchPython, findTrlPython, runReference } from './reference/python';
+import { sftTrlBench, type SftTrlRow } from './bench/sft_trl';
 import { tokenizerBench } from './bench/tokenizer';
 
 interface BenchConfig {
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
     'no-torch': { type: 'boolean', default: false },
+    'no-sft': { type: 'boolean', default: false },
     out: { type: 'string', default: 'out/bench' },
   },
 });
@@ -133,6 +137,14 @@ const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}x
       rows.push({ config: name, measure: `generate b=${b} tok/s`, threads: 1, ours: g, pytorch: ref });
     }
   }
+  let sft: SftTrlRow[] = [];
+  if (!args['no-sft']) {
+    const trlPython = args['no-torch'] ? null : findTrlPython();
+    console.log(`\n[sft] the SFT trainer on the world's conversations (notebook 03's quick model, 16 conversations a batch, padded)` +
+      (trlPython ? `; TRL: ${trlPython}` : '; TRL: not run (no Python with trl found: create .venv, see scripts/reference/README.md)'));
+    sft = await sftTrlBench({ python: trlPython, threadCounts: workerCounts, steps: Math.max(steps, 20), warmup: warmup, backend });
+    for (const r of sft) console.log(`  ${r.threads} thread(s): ours ${fmt(r.ours)} tok/s (packed: ${fmt(r.oursPacked)}), TRL ${r.trl ? fmt(r.trl) : '-'} tok/s (${ratio(r.ours, r.trl)})`);
+  }
   const usage = process.resourceUsage();
   const memory = { peak_rss_mb: Math.round(usage.maxRSS / 1024), tensors_alive: tf.memory().numTensors, wasm_bytes: tf.memory().numBytes };
   const header = '| config | measure | threads | ours | PyTorch | ours / PyTorch | speed-up vs 1 worker |';
@@ -142,10 +154,14 @@ const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}x
   }
   console.log('\n' + table.join('\n'));
   console.log(`\n| tokenizer | ours tok/s | tokenizers.js tok/s | ours / tokenizers.js |\n|---|---|---|---|\n| BPE, vocab ${tok.vocabSize} | ${fmt(tok.oursTokensPerS)} | ${fmt(tok.referenceTokensPerS)} | ${ratio(tok.oursTokensPerS, tok.referenceTokensPerS)} |`);
+  if (sft.length > 0) {
+    console.log(`\n| SFT trainer (TRL's num_tokens/s) | threads | ours | TRL | ours / TRL | ours, packed | packed / TRL |\n|---|---|---|---|---|---|---|\n` +
+      sft.map((r) => `| d128 x 4, 16 conversations a step | ${r.threads} | ${fmt(r.ours)} | ${r.trl ? fmt(r.trl) : '-'} | ${ratio(r.ours, r.trl)} | ${fmt(r.oursPacked)} | ${ratio(r.oursPacked, r.trl)} |`).join('\n'));
+  }
   console.log(`\npeak RSS ${memory.peak_rss_mb} MB (this process and its workers) · tensors alive after the run: ${memory.tensors_alive}`);
   fs.mkdirSync(args.out!, { recursive: true });
   const file = path.join(args.out!, 'results.json');
-  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), backend, cpus: os.cpus().length, steps, warmup, rows, tokenizer: tok, memory }, null, 2) + '\n');
+  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), backend, cpus: os.cpus().length, steps, warmup, rows, sft, tokenizer: tok, memory }, null, 2) + '\n');
   console.log(`results in ${file}`);
 })().catch((e) => {
   console.error(e instanceof Error ? e.message : e);

@@ -43,3 +43,16 @@ export function findTransformersPython(): string | null {
   }
   return null;
 }
+
+/** A Python that can import TRL (the reference trainers: trl_runs.py), found as findTransformersPython does. */
+export function findTrlPython(): string | null {
+  for (const py of [process.env.WORKBOOK_PYTHON, PROJECT_VENV_PYTHON, 'python3'].filter(Boolean) as string[]) {
+    try {
+      execFileSync(py, ['-c', 'import trl'], { stdio: 'ignore', timeout: 120_000 });
+      return py;
+    } catch {
+      /* try the next */
+    }
+  }
+  return null;
+}
