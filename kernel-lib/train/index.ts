@@ -37,3 +37,9 @@ export { bradleyTerryLoss, checkPreferenceBatch, defaultRewardObjective, rewardM
 export type { BradleyTerryOptions, RewardObjectiveOptions, ScoreRepliesOptions } from './reward';
 export { encodePreferences, encodeReply, preferenceBatch, preferenceBatches } from './preference_batch';
 export type { DroppedPair, EncodedPair, EncodedPreferences, EncodePreferencesOptions, PreferenceBatch, PreferenceBatchesOptions, PreferenceBatchOptions } from './preference_batch';
+export { DPO_LOSS_TYPES, dpoLoss, dpoLossSettings } from './dpo_loss';
+export type { DpoLossOptions, DpoLossResult, DpoLossType, PreferenceLogps } from './dpo_loss';
+export { simpoLoss } from './simpo_loss';
+export type { SimpoInputs, SimpoOptions, SimpoResult } from './simpo_loss';
+export { ktoLoss } from './kto_loss';
+export type { KtoInputs, KtoOptions, KtoResult } from './kto_loss';
