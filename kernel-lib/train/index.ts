@@ -43,3 +43,7 @@ export { simpoLoss } from './simpo_loss';
 export type { SimpoInputs, SimpoOptions, SimpoResult } from './simpo_loss';
 export { ktoLoss } from './kto_loss';
 export type { KtoInputs, KtoOptions, KtoResult } from './kto_loss';
+export { replyLogps, replyTokenWeights } from './reply_logps';
+export type { ReplyLogps, ReplyRows } from './reply_logps';
+export { defaultDpoObjective, dpoObjective, encodeDpoPairs, referenceLogps } from './dpo';
+export type { ReferenceLogpsOptions } from './dpo';

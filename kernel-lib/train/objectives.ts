@@ -2,6 +2,7 @@
 // The built-in table is filled on first use, not at import: an objective's
 // module that (directly or through others) imports this one would otherwise
 // find the table not yet made, or run before the objectives it lists exist.
+import { defaultDpoObjective } from './dpo';
 import { lmObjective } from './lm';
 import type { Objective } from './objective';
 import { defaultRewardObjective } from './reward';
@@ -11,7 +12,7 @@ let registry: Map<string, Objective<unknown>> | null = null;
 
 function objectives(): Map<string, Objective<unknown>> {
   registry ??= new Map(
-    [lmObjective, sftObjective, defaultRewardObjective].map((o) => [o.name, o as Objective<unknown>] as [string, Objective<unknown>]),
+    [lmObjective, sftObjective, defaultRewardObjective, defaultDpoObjective].map((o) => [o.name, o as Objective<unknown>] as [string, Objective<unknown>]),
   );
   return registry;
 }

@@ -13,6 +13,7 @@ import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatMessage, ChatTemplate, RenderOptions } from '../text/chat_types';
 import { randomStream } from '../runtime/seed';
 import type { BatchSource } from './data';
+import type { DpoLossOptions } from './dpo_loss';
 
 /** One pair as token ids, each sequence ending with the end-of-turn token. */
 export interface EncodedPair {
@@ -22,6 +23,11 @@ export interface EncodedPair {
   rejected: number[];
   /** TRL's per-pair margin: subtracted inside the Bradley-Terry loss. */
   margin?: number;
+  /** Tokens of the prompt (with the template's generation prompt) that open both sequences; the reply is the rest (DPO). */
+  promptLength?: number;
+  /** The frozen reference model's log-probabilities of the chosen and rejected replies, computed once (DPO). */
+  refChosen?: number;
+  refRejected?: number;
 }
 
 /** Ids of `prompt` followed by `reply` as the assistant's turn, up to and including the reply's end-of-turn token. */
@@ -122,6 +128,13 @@ export interface PreferenceBatch {
   ids?: string[];
   /** Set by the reward objective when it splits a batch for worker threads: the run's loss settings travel with the rows. */
   centerRewardsCoefficient?: number;
+  /** Prompt tokens of each pair (all pairs or none; the DPO objective needs them). */
+  promptLengths?: Int32Array;
+  /** Reference log-probabilities of each pair's replies (all pairs or none). */
+  refChosen?: Float32Array;
+  refRejected?: Float32Array;
+  /** Set by the DPO objective when it splits a batch for worker threads: the run's loss settings. */
+  dpo?: DpoLossOptions;
 }
 
 export interface PreferenceBatchOptions {
@@ -150,6 +163,12 @@ export function preferenceBatch(pairs: EncodedPair[], options: PreferenceBatchOp
     ids: pairs.map((p) => p.id),
   };
   if (withMargin) batch.margin = Float32Array.from(pairs, (p) => p.margin!);
+  // DPO's per-pair fields travel only when every pair has them: a batch is all prepared or not at all.
+  if (pairs.every((p) => p.promptLength !== undefined)) batch.promptLengths = Int32Array.from(pairs, (p) => p.promptLength!);
+  if (pairs.every((p) => p.refChosen !== undefined && p.refRejected !== undefined)) {
+    batch.refChosen = Float32Array.from(pairs, (p) => p.refChosen!);
+    batch.refRejected = Float32Array.from(pairs, (p) => p.refRejected!);
+  }
   pairs.forEach((p, i) => {
     for (const [side, ids, rows, lengths] of [
       ['chosen', p.chosen, batch.chosen, batch.chosenLengths],
