@@ -47,3 +47,5 @@ export { replyLogps, replyTokenWeights } from './reply_logps';
 export type { ReplyLogps, ReplyRows } from './reply_logps';
 export { defaultDpoObjective, dpoObjective, encodeDpoPairs, referenceLogps } from './dpo';
 export type { ReferenceLogpsOptions } from './dpo';
+export { DpoStallError, dpoStallCheck } from './dpo_stall';
+export type { DpoStallOptions } from './dpo_stall';

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { createDecoder, decoderFromWeights, disposeDecoder, forward, type Decoder } from '../../kernel-lib/model';
 import {
-  dpoObjective, encodeDpoPairs, preferenceBatch, preferenceBatches, referenceLogps, replyLogps, startWorkers, train, type StepRecord,
+  DpoStallError, dpoObjective, dpoStallCheck, encodeDpoPairs, preferenceBatch, preferenceBatches, referenceLogps, replyLogps, startWorkers, train, type StepRecord,
 } from '../../kernel-lib/train';
 import { tinyConfig } from '../model/helpers';
 import { rewardFixture } from './reward_helpers';
@@ -100,6 +100,22 @@ describe('train/dpo: reply log-probabilities and the dpo objective', function ()
     for (let s = 0; s < 3; s++) close(split.history[s].loss, run.history[s].loss, `step ${s + 1} loss on workers`, 1e-4);
     disposeDecoder(policy);
     disposeDecoder(twin);
+  });
+
+  it('stops a run whose policy never leaves its reference, saying why', async () => {
+    const { pairs, tokenizer, template, config } = rewardFixture();
+    const policy = createDecoder(config, 7);
+    const { pairs: encoded } = encodeDpoPairs(pairs.slice(0, 16), tokenizer, template);
+    const prepared = referenceLogps(policy, encoded, { padId: tokenizer.pad });
+    const data = preferenceBatches(prepared, { batchSize: 8, padId: tokenizer.pad, seed: 0 });
+    await assert.rejects(
+      train(policy, { steps: 8, lr: 1e-12, warmupSteps: 0, progress: 'none' }, { objective: dpoObjective(), data, callbacks: [dpoStallCheck({ steps: 3 })] }),
+      (e: Error) => e instanceof DpoStallError && /3 steps with loss ln 2 .*has not moved from its reference; the updates do not change/.test(e.message),
+    );
+    // A run that moves passes the same check.
+    const moving = await train(policy, { steps: 4, lr: 3e-3, warmupSteps: 0, progress: 'none' }, { objective: dpoObjective(), data, callbacks: [dpoStallCheck({ steps: 3 })] });
+    assert.equal(moving.history.length, 4);
+    disposeDecoder(policy);
   });
 
   it('refuses batches that are not prepared, naming what is missing', () => {
