@@ -1,0 +1,97 @@
+// Notebook 06 end to end through the real tslab kernel, shortened by its
+// parameters and started from a small SFT model made here (a tiny decoder
+// fine-tuned for a few dozen steps on the world's demonstrations, so that its
+// sampled replies sometimes differ in the oracle's eyes and on-policy pairs
+// exist). The notebook must run both DPO trainings, record its figures, log
+// TRL's names, and leave a checkpoint that loads.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runWorkbook } from '../../scripts/workbook/run';
+import { loadWorld } from '../../kernel-lib/data';
+import { createDecoder, disposeDecoder, loadCheckpoint, modelConfig, saveCheckpoint } from '../../kernel-lib/model';
+import { selectBackend } from '../../kernel-lib/runtime';
+import { builtinTemplate, saveTokenizer, trainBpe } from '../../kernel-lib/text';
+import { sftBatches, sftExamples, sftObjective, train } from '../../kernel-lib/train';
+
+const root = path.resolve(__dirname, '..', '..');
+const steps = 6;
+
+async function smallSftFolder(dir: string): Promise<string> {
+  const world = loadWorld(path.join(root, 'data', 'world'));
+  const template = builtinTemplate('chatml');
+  const tokenizer = trainBpe(world.corpus.slice(0, 60000), { vocabSize: 400, specialTokens: ['<|bos|>', '<|eos|>', '<|pad|>', '<|im_start|>', '<|im_end|>'] });
+  const model = createDecoder(modelConfig({
+    vocab_size: tokenizer.vocabSize, hidden_size: 48, num_hidden_layers: 2, num_attention_heads: 2, max_position_embeddings: 160,
+    bos_token_id: tokenizer.bos, eos_token_id: tokenizer.eos, pad_token_id: tokenizer.pad,
+  }), 0);
+  const examples = sftExamples(world.sftTrain, tokenizer, template, { batchSize: 16, assistantOnlyLoss: true }).filter((e) => e.ids.length <= 161);
+  await train(model, { steps: 60, lr: 3e-3, warmupSteps: 3, progress: 'none' }, {
+    objective: sftObjective, data: sftBatches(examples, { batchSize: 8, padId: tokenizer.pad, packing: true, maxLength: 160, seed: 0 }),
+  });
+  saveCheckpoint(dir, model);
+  saveTokenizer(dir, tokenizer, { chatTemplate: template.jinja });
+  disposeDecoder(model);
+  return dir;
+}
+
+describe('notebooks/06-dpo', function () {
+  this.timeout(900000);
+  let dir: string;
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb06-')); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('trains off-policy and on-policy DPO, compares them with SFT by the oracle, records the figures, and saves a folder that loads', async () => {
+    await selectBackend('wasm');
+    const start = await smallSftFolder(path.join(dir, 'sft'));
+    const artefacts = path.join(dir, 'artefacts');
+    const m = await runWorkbook({
+      notebooksDir: path.join(root, 'notebooks'),
+      outDir: path.join(dir, 'executed'),
+      select: ['06'],
+      mode: 'quick',
+      seed: 0,
+      parameters: { steps: steps, workers: 2, outDir: artefacts, sftDir: start },
+      cellTimeoutSeconds: 600,
+      // A few steps from a tiny model cannot reach the quick bands; the figures are still recorded.
+      bandsFile: null,
+      log: () => {},
+    });
+    const record = m.notebooks[0];
+    assert.equal(record.status, 'ok', JSON.stringify(record.failure ?? record));
+    assert.deepEqual(record.warnings.filter((w) => /parameter/.test(w)), [], 'every parameter is declared');
+
+    const figures = record.figures ?? {};
+    for (const run of ['offpolicy', 'onpolicy']) {
+      for (const name of ['win_rate_greedy', 'win_rate_sampled', 'content_accuracy']) {
+        const f = figures[`dpo/${run}/${name}`];
+        assert.ok(f && f.value !== null && f.value >= 0 && f.value <= 1, `dpo/${run}/${name}: ${JSON.stringify(f)}`);
+      }
+      const kl = figures[`dpo/${run}/kl`];
+      assert.ok(kl && kl.value !== null && kl.value >= 0, `dpo/${run}/kl: ${JSON.stringify(kl)}`);
+    }
+
+    for (const run of ['off-policy', 'on-policy']) {
+      const lines = fs.readFileSync(path.join(artefacts, 'metrics', `06-dpo-${run}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const train = lines.filter((l) => l.kind === 'train');
+      assert.equal(train.length, steps);
+      // The first step sees the policy equal to its reference.
+      assert.ok(Math.abs(train[0].loss - Math.LN2) < 1e-3, `${run}: first loss ${train[0].loss}`);
+      for (const name of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'entropy', 'num_tokens']) {
+        assert.ok(Number.isFinite(train.at(-1)[name]), `${run}: ${name} in ${JSON.stringify(train.at(-1))}`);
+      }
+    }
+
+    const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { data?: Record<string, unknown> }[];
+    for (const id of ['loss', 'offpolicy-train', 'curves', 'onpolicy-train', 'compare']) {
+      assert.ok(outputs(id).some((o) => o.data?.['application/vnd.plotly.v1+json']), `figure in ${id}`);
+    }
+    const checkpoint = path.join(artefacts, 'checkpoints', '06-dpo');
+    const loaded = loadCheckpoint(checkpoint);
+    assert.equal(loaded.model.config.hidden_size, 48);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(checkpoint, 'tokenizer_config.json'), 'utf8')).chat_template, builtinTemplate('chatml').jinja);
+    disposeDecoder(loaded.model);
+  });
+});
