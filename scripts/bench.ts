@@ -142,7 +142,7 @@ const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}x
     const trlPython = args['no-torch'] ? null : findTrlPython();
     console.log(`\n[sft] the SFT trainer on the world's conversations (notebook 03's quick model, 16 conversations a batch, padded)` +
       (trlPython ? `; TRL: ${trlPython}` : '; TRL: not run (no Python with trl found: create .venv, see scripts/reference/README.md)'));
-    sft = await sftTrlBench({ python: trlPython, threadCounts: workerCounts, steps: Math.max(steps, 20), warmup: warmup, backend });
+    sft = await sftTrlBench({ python: trlPython, threadCounts: [...new Set([1, ...workerCounts])], steps: Math.max(steps, 20), warmup: warmup, backend });
     for (const r of sft) console.log(`  ${r.threads} thread(s): ours ${fmt(r.ours)} tok/s (packed: ${fmt(r.oursPacked)}), TRL ${r.trl ? fmt(r.trl) : '-'} tok/s (${ratio(r.ours, r.trl)})`);
   }
   const usage = process.resourceUsage();
