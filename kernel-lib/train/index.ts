@@ -49,3 +49,7 @@ export { defaultDpoObjective, dpoObjective, encodeDpoPairs, referenceLogps } fro
 export type { ReferenceLogpsOptions } from './dpo';
 export { DpoStallError, dpoStallCheck } from './dpo_stall';
 export type { DpoStallOptions } from './dpo_stall';
+export { gae, groupAdvantages, leaveOneOutAdvantages } from './advantages';
+export type { GroupAdvantages } from './advantages';
+export { policyLoss } from './policy_loss';
+export type { PolicyLossInputs, PolicyLossOptions, PolicyLossResult, PolicyLossType } from './policy_loss';
