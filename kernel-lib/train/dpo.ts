@@ -12,7 +12,7 @@ import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatMessage, ChatTemplate } from '../text/chat_types';
 import { dpoLoss, dpoLossSettings, type DpoLossOptions } from './dpo_loss';
 import { splitByRows, type MetricReduce, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
-import { encodePreferences, preferenceBatch, type EncodePreferencesOptions, type EncodedPair, type PreferenceBatch } from './preference_batch';
+import { encodePreferences, preferenceBatch, preferenceBatchTokens, slicePreferenceBatch, type EncodePreferencesOptions, type EncodedPair, type PreferenceBatch } from './preference_batch';
 import { replyLogps, type ReplyRows } from './reply_logps';
 
 /**
@@ -91,23 +91,6 @@ export function referenceLogps(reference: Decoder, pairs: EncodedPair[], options
 
 const DPO_METRICS: Record<string, MetricReduce> = { num_tokens: 'total' };
 
-function slicePairs(batch: PreferenceBatch, from: number, to: number, dpo: DpoLossOptions): PreferenceBatch {
-  const L = batch.length;
-  return {
-    pairs: to - from,
-    length: L,
-    chosen: batch.chosen.slice(from * L, to * L),
-    rejected: batch.rejected.slice(from * L, to * L),
-    chosenLengths: batch.chosenLengths.slice(from, to),
-    rejectedLengths: batch.rejectedLengths.slice(from, to),
-    promptLengths: batch.promptLengths?.slice(from, to),
-    refChosen: batch.refChosen?.slice(from, to),
-    refRejected: batch.refRejected?.slice(from, to),
-    ids: batch.ids?.slice(from, to),
-    dpo,
-  };
-}
-
 function checkDpoBatch(batch: PreferenceBatch, model: Decoder): void {
   if (!batch.promptLengths) throw new Error('dpo objective: the batch has no prompt lengths; encode the pairs with encodeDpoPairs');
   if (!batch.refChosen || !batch.refRejected) throw new Error('dpo objective: the batch has no reference log-probabilities; attach them with referenceLogps(reference, pairs) first');
@@ -133,8 +116,8 @@ export function dpoObjective(options: DpoLossOptions = {}): Objective<Preference
     name: 'dpo',
     metricReduce: DPO_METRICS,
     rows: (batch) => batch.pairs,
-    tokens: (batch) => batch.chosenLengths.reduce((a, b) => a + b, 0) + batch.rejectedLengths.reduce((a, b) => a + b, 0),
-    split: (batch, parts) => splitByRows(batch.pairs, parts, (from, to) => slicePairs(batch, from, to, batch.dpo ?? options)),
+    tokens: (batch) => preferenceBatchTokens(batch),
+    split: (batch, parts) => splitByRows(batch.pairs, parts, (from, to) => ({ ...slicePreferenceBatch(batch, from, to), dpo: batch.dpo ?? options })),
     validate: (batch, model) => checkDpoBatch(batch, model),
     loss(model: Decoder, batch: PreferenceBatch, context: ObjectiveContext): ObjectiveOutput {
       checkDpoBatch(batch, model);
@@ -154,7 +137,6 @@ export function dpoObjective(options: DpoLossOptions = {}): Objective<Preference
         refChosen: tf.tensor1d(batch.refChosen!), refRejected: tf.tensor1d(batch.refRejected!),
         chosenTokens: tokens(0), rejectedTokens: tokens(1),
       }, settings);
-      const numTokens = batch.chosenLengths.reduce((a, b) => a + b, 0) + batch.rejectedLengths.reduce((a, b) => a + b, 0);
       return {
         lossSum: tf.mul(out.loss, P),
         count: P,
@@ -168,7 +150,7 @@ export function dpoObjective(options: DpoLossOptions = {}): Objective<Preference
           'logits/chosen': tf.sum(half(r.meanLogits, 0)),
           'logits/rejected': tf.sum(half(r.meanLogits, 1)),
           entropy: tf.div(tf.sum(r.meanEntropy), 2),
-          num_tokens: tf.scalar(numTokens),
+          num_tokens: tf.scalar(preferenceBatchTokens(batch)),
         },
       };
     },

@@ -137,6 +137,32 @@ export interface PreferenceBatch {
   dpo?: DpoLossOptions;
 }
 
+/** Real tokens of a batch's rows, chosen and rejected (TRL's num_tokens counts the attention mask). */
+export function preferenceBatchTokens(batch: PreferenceBatch): number {
+  let n = 0;
+  for (const k of batch.chosenLengths) n += k;
+  for (const k of batch.rejectedLengths) n += k;
+  return n;
+}
+
+/** Pairs from..to-1 of a batch, every per-pair field sliced and the run's settings kept: an objective's split for workers. */
+export function slicePreferenceBatch(batch: PreferenceBatch, from: number, to: number): PreferenceBatch {
+  const L = batch.length;
+  return {
+    ...batch,
+    pairs: to - from,
+    chosen: batch.chosen.slice(from * L, to * L),
+    rejected: batch.rejected.slice(from * L, to * L),
+    chosenLengths: batch.chosenLengths.slice(from, to),
+    rejectedLengths: batch.rejectedLengths.slice(from, to),
+    margin: batch.margin?.slice(from, to),
+    ids: batch.ids?.slice(from, to),
+    promptLengths: batch.promptLengths?.slice(from, to),
+    refChosen: batch.refChosen?.slice(from, to),
+    refRejected: batch.refRejected?.slice(from, to),
+  };
+}
+
 export interface PreferenceBatchOptions {
   /** Fills rows past their length; any id in the vocabulary (scores are read by length, and attention is causal). */
   padId: number;

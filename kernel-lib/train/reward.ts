@@ -9,7 +9,7 @@ import { hashString } from '../runtime/seed';
 import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatMessage, ChatTemplate } from '../text/chat_types';
 import { splitByRows, type MetricReduce, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
-import { encodeReply, preferenceBatch, type PreferenceBatch } from './preference_batch';
+import { encodeReply, preferenceBatch, preferenceBatchTokens, slicePreferenceBatch, type PreferenceBatch } from './preference_batch';
 
 export interface BradleyTerryOptions {
   /** Per-pair margins [pairs]: the chosen reward must beat the rejected one by this much (TRL's `margin` column). */
@@ -90,29 +90,6 @@ export function checkPreferenceBatch(batch: PreferenceBatch, model: Decoder, fir
   }
 }
 
-/** Real tokens of a batch's rows, chosen and rejected (TRL's num_tokens counts the attention mask). */
-function batchTokens(batch: PreferenceBatch): number {
-  let n = 0;
-  for (const k of batch.chosenLengths) n += k;
-  for (const k of batch.rejectedLengths) n += k;
-  return n;
-}
-
-function slicePairs(batch: PreferenceBatch, from: number, to: number, coef: number | undefined): PreferenceBatch {
-  const L = batch.length;
-  return {
-    pairs: to - from,
-    length: L,
-    chosen: batch.chosen.slice(from * L, to * L),
-    rejected: batch.rejected.slice(from * L, to * L),
-    chosenLengths: batch.chosenLengths.slice(from, to),
-    rejectedLengths: batch.rejectedLengths.slice(from, to),
-    margin: batch.margin?.slice(from, to),
-    ids: batch.ids?.slice(from, to),
-    centerRewardsCoefficient: coef,
-  };
-}
-
 /**
  * The reward objective. Its count is pairs, so the loop's loss is the mean
  * over pairs as in TRL. Workers rebuild the objective by name, so split()
@@ -125,8 +102,8 @@ export function rewardObjective(options: RewardObjectiveOptions = {}): Objective
     name: 'reward',
     metricReduce: REWARD_METRICS,
     rows: (batch) => batch.pairs,
-    tokens: (batch) => batchTokens(batch),
-    split: (batch, parts) => splitByRows(batch.pairs, parts, (from, to) => slicePairs(batch, from, to, batch.centerRewardsCoefficient ?? coef)),
+    tokens: (batch) => preferenceBatchTokens(batch),
+    split: (batch, parts) => splitByRows(batch.pairs, parts, (from, to) => ({ ...slicePreferenceBatch(batch, from, to), centerRewardsCoefficient: batch.centerRewardsCoefficient ?? coef })),
     validate: (batch, model) => checkPreferenceBatch(batch, model),
     loss(model: Decoder, batch: PreferenceBatch, context: ObjectiveContext): ObjectiveOutput {
       checkPreferenceBatch(batch, model, context.firstRow);
@@ -145,7 +122,7 @@ export function rewardObjective(options: RewardObjectiveOptions = {}): Objective
       const rejected = tf.slice(scores, [P], [P]) as tf.Tensor1D;
       const margin = batch.margin ? tf.tensor1d(batch.margin) : undefined;
       const loss = bradleyTerryLoss(chosen, rejected, { margin, centerRewardsCoefficient: batch.centerRewardsCoefficient ?? coef });
-      const tokens = batchTokens(batch);
+      const tokens = preferenceBatchTokens(batch);
       return {
         lossSum: tf.mul(loss, P),
         count: P,
