@@ -27,15 +27,11 @@ export function runReference(python: string, args: string[]): unknown {
 /** The project's own virtual environment (`python3 -m venv .venv`; ignored by git). */
 export const PROJECT_VENV_PYTHON = path.join(__dirname, '..', '..', '.venv', 'bin', 'python');
 
-/**
- * Finds a Python that can import torch and transformers (the golden-fixture
- * scripts and live checks): $WORKBOOK_PYTHON, then the project's `.venv`,
- * then python3 on PATH. Debian's python3 has torch but no transformers.
- */
-export function findTransformersPython(): string | null {
+/** The first of $WORKBOOK_PYTHON, the project's `.venv`, python3 on PATH that can run `import <modules>`. */
+function findVenvPython(modules: string): string | null {
   for (const py of [process.env.WORKBOOK_PYTHON, PROJECT_VENV_PYTHON, 'python3'].filter(Boolean) as string[]) {
     try {
-      execFileSync(py, ['-c', 'import torch, transformers'], { stdio: 'ignore', timeout: 120_000 });
+      execFileSync(py, ['-c', `import ${modules}`], { stdio: 'ignore', timeout: 120_000 });
       return py;
     } catch {
       /* try the next */
@@ -44,15 +40,16 @@ export function findTransformersPython(): string | null {
   return null;
 }
 
+/**
+ * Finds a Python that can import torch and transformers (the golden-fixture
+ * scripts and live checks): $WORKBOOK_PYTHON, then the project's `.venv`,
+ * then python3 on PATH. Debian's python3 has torch but no transformers.
+ */
+export function findTransformersPython(): string | null {
+  return findVenvPython('torch, transformers');
+}
+
 /** A Python that can import TRL (the reference trainers: trl_runs.py), found as findTransformersPython does. */
 export function findTrlPython(): string | null {
-  for (const py of [process.env.WORKBOOK_PYTHON, PROJECT_VENV_PYTHON, 'python3'].filter(Boolean) as string[]) {
-    try {
-      execFileSync(py, ['-c', 'import trl'], { stdio: 'ignore', timeout: 120_000 });
-      return py;
-    } catch {
-      /* try the next */
-    }
-  }
-  return null;
+  return findVenvPython('trl');
 }

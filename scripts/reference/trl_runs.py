@@ -124,11 +124,7 @@ def run_sft(args):
         eos_token="<|im_end|>",
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tok, callbacks=[JsonLogs()])
-    started = time.time()
-    trainer.train()
-    seconds = time.time() - started
-    save(trainer.model, tok, args.out)
-    print(json.dumps({"summary": "sft", "steps": args.steps, "seconds": round(seconds, 1), "conversations": len(records), "out": args.out}))
+    train_and_save(trainer, tok, args, {"summary": "sft", "conversations": len(records)})
 
 
 def run_reward(args):
@@ -147,11 +143,16 @@ def run_reward(args):
         center_rewards_coefficient=args.center,
     )
     trainer = RewardTrainer(model=model, args=config, train_dataset=data, processing_class=tok, callbacks=[JsonLogs()])
+    train_and_save(trainer, tok, args, {"summary": "reward", "pairs": len(records)})
+
+
+def train_and_save(trainer, tok, args, summary):
+    """Trains, saves the model where the workbook opens it, and prints the summary line."""
     started = time.time()
     trainer.train()
     seconds = time.time() - started
     save(trainer.model, tok, args.out)
-    print(json.dumps({"summary": "reward", "steps": args.steps, "seconds": round(seconds, 1), "pairs": len(records), "out": args.out}))
+    print(json.dumps({**summary, "steps": args.steps, "seconds": round(seconds, 1), "out": args.out}))
 
 
 def save(model, tok, out):
