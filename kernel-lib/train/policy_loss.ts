@@ -86,7 +86,7 @@ export function policyLoss(inputs: PolicyLossInputs, options: PolicyLossOptions 
     if (type === 'grpo') loss = tf.mean(tf.div(tf.sum(masked, 1), tf.maximum(tf.sum(m, 1), 1)));
     else if (type === 'bnpo') loss = tf.div(tf.sum(masked), tokens);
     else if (type === 'dr_grpo') loss = tf.div(tf.sum(masked), R * options.maxCompletionLength!);
-    else loss = tf.div(tf.sum(masked), Math.max(1, options.tokensInBatch ?? tf.sum(m).dataSync()[0]));
+    else loss = tf.div(tf.sum(masked), options.tokensInBatch === undefined ? tokens : Math.max(1, options.tokensInBatch));
     const broadcastAdv = tf.mul(adv, tf.onesLike(ratio));
     const low = tf.logicalAnd(tf.less(ratio, 1 - epsLow), tf.less(broadcastAdv, 0));
     const high = tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(broadcastAdv, 0));
