@@ -9,6 +9,11 @@ export interface BatchSource<B> {
   batch(step: number, micro: number): B;
 }
 
+/** A source whose batches take work that is awaited: online RL samples them from the policy. */
+export interface AsyncBatchSource<B> {
+  batch(step: number, micro: number): Promise<B>;
+}
+
 export interface WindowOptions {
   batchSize: number;
   seqLen: number;

@@ -46,6 +46,8 @@ export interface PolicyLossOptions {
 
 export interface PolicyLossResult {
   loss: tf.Scalar;
+  /** The clipped surrogate alone, averaged as `loss` is (loss = pgLoss + beta · the KL averaged the same way): TRL's policy_loss. */
+  pgLoss: tf.Scalar;
   /** Shares of reply tokens clipped below (ratio < 1 - ε with A < 0), above (ratio > 1 + ε_high with A > 0), and either. */
   clipLow: tf.Scalar;
   clipHigh: tf.Scalar;
@@ -72,27 +74,31 @@ export function policyLoss(inputs: PolicyLossInputs, options: PolicyLossOptions 
     const adv = inputs.advantages.rank === 1 ? tf.reshape(inputs.advantages, [R, 1]) : inputs.advantages;
     const ratio = tf.exp(tf.sub(inputs.logps, old));
     const clipped = tf.clipByValue(ratio, 1 - epsLow, 1 + epsHigh);
-    let perToken: tf.Tensor = tf.neg(tf.minimum(tf.mul(ratio, adv), tf.mul(clipped, adv)));
+    const pg: tf.Tensor = tf.neg(tf.minimum(tf.mul(ratio, adv), tf.mul(clipped, adv)));
     let kl: tf.Tensor = tf.zerosLike(inputs.logps);
     if (inputs.refLogps) {
       const d = tf.sub(inputs.refLogps, inputs.logps);
       kl = tf.sub(tf.sub(tf.exp(d), d), 1);
-      if (beta > 0) perToken = tf.add(perToken, tf.mul(beta, kl));
     }
     const m = inputs.mask;
     const tokens = tf.maximum(tf.sum(m), 1);
-    const masked = tf.mul(perToken, m);
-    let loss: tf.Tensor;
-    if (type === 'grpo') loss = tf.mean(tf.div(tf.sum(masked, 1), tf.maximum(tf.sum(m, 1), 1)));
-    else if (type === 'bnpo') loss = tf.div(tf.sum(masked), tokens);
-    else if (type === 'dr_grpo') loss = tf.div(tf.sum(masked), R * options.maxCompletionLength!);
-    else loss = tf.div(tf.sum(masked), options.tokensInBatch === undefined ? tokens : Math.max(1, options.tokensInBatch));
+    // Every loss_type is linear in the token losses, so the surrogate and the KL term are averaged apart and added.
+    const average = (perToken: tf.Tensor): tf.Scalar => {
+      const masked = tf.mul(perToken, m);
+      if (type === 'grpo') return tf.mean(tf.div(tf.sum(masked, 1), tf.maximum(tf.sum(m, 1), 1)));
+      if (type === 'bnpo') return tf.div(tf.sum(masked), tokens);
+      if (type === 'dr_grpo') return tf.div(tf.sum(masked), R * options.maxCompletionLength!);
+      return tf.div(tf.sum(masked), options.tokensInBatch === undefined ? tokens : Math.max(1, options.tokensInBatch));
+    };
+    const pgLoss = average(pg);
+    const loss = beta > 0 ? tf.add(pgLoss, tf.mul(beta, average(kl))) : pgLoss;
     const broadcastAdv = tf.mul(adv, tf.onesLike(ratio));
     const low = tf.logicalAnd(tf.less(ratio, 1 - epsLow), tf.less(broadcastAdv, 0));
     const high = tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(broadcastAdv, 0));
     const share = (b: tf.Tensor) => tf.div(tf.sum(tf.mul(tf.cast(b, 'float32'), m)), tokens) as tf.Scalar;
     return {
       loss: loss as tf.Scalar,
+      pgLoss,
       clipLow: share(low),
       clipHigh: share(high),
       clipRegion: share(tf.logicalOr(low, high)),

@@ -47,27 +47,77 @@ export function replyTokenWeights(rows: ReplyRows, where = 'replyLogps'): { weig
   return { weights, tokens };
 }
 
+/** Next-token targets of each position (the last position predicts nothing) and the key mask of the real tokens. */
+function targetsAndMask(rows: ReplyRows): { targets: Int32Array; keyMask: Int32Array } {
+  const { rows: R, length: L } = rows;
+  const targets = new Int32Array(R * L);
+  const keyMask = new Int32Array(R * L);
+  for (let r = 0; r < R; r++) {
+    for (let t = 0; t < L - 1; t++) targets[r * L + t] = rows.ids[r * L + t + 1];
+    for (let t = 0; t < rows.lengths[r]; t++) keyMask[r * L + t] = 1;
+  }
+  return { targets, keyMask };
+}
+
+/** log p(next token) at every position [R * L], with the flat logits and their log-normaliser (inside the caller's tidy). */
+function positionLogps(model: Decoder, rows: ReplyRows, dropoutRowSeeds?: number[]): { logp: tf.Tensor1D; logits: tf.Tensor2D; logZ: tf.Tensor1D } {
+  const { rows: R, length: L } = rows;
+  const V = model.config.vocab_size;
+  const { targets, keyMask } = targetsAndMask(rows);
+  const ids = tf.tensor2d(rows.ids, [R, L], 'int32');
+  const logits = tf.reshape(forward(model, ids, { keyMask: tf.tensor2d(keyMask, [R, L], 'int32'), dropoutRowSeeds }).logits, [R * L, V]) as tf.Tensor2D;
+  const logZ = tf.logSumExp(logits, -1) as tf.Tensor1D;
+  const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), -1);
+  return { logp: tf.sub(picked, logZ) as tf.Tensor1D, logits, logZ };
+}
+
+/** Entropy (nats) of the predicted distribution at every position [R * L]. */
+function positionEntropy(logits: tf.Tensor2D, logZ: tf.Tensor1D): tf.Tensor1D {
+  return tf.sub(logZ, tf.sum(tf.mul(tf.softmax(logits), logits), -1)) as tf.Tensor1D;
+}
+
 /** One forward over the rows: each reply's summed log-probability, with TRL's logits and entropy figures. */
 export function replyLogps(model: Decoder, rows: ReplyRows, options: { dropoutRowSeeds?: number[] } = {}): ReplyLogps {
   const { rows: R, length: L } = rows;
   const { weights, tokens } = replyTokenWeights(rows);
-  const V = model.config.vocab_size;
-  // Targets: the next token at each position (the last position predicts nothing and has weight 0).
-  const targets = new Int32Array(R * L);
-  for (let r = 0; r < R; r++) for (let t = 0; t < L - 1; t++) targets[r * L + t] = rows.ids[r * L + t + 1];
   return tf.tidy(() => {
-    const ids = tf.tensor2d(rows.ids, [R, L], 'int32');
-    const keyMask = tf.tensor2d(Int32Array.from({ length: R * L }, (_, k) => (k % L < rows.lengths[Math.floor(k / L)] ? 1 : 0)), [R, L], 'int32');
-    const logits = tf.reshape(forward(model, ids, { keyMask, dropoutRowSeeds: options.dropoutRowSeeds }).logits, [R * L, V]);
-    const logZ = tf.logSumExp(logits, -1);
-    const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), -1);
+    const { logp, logits, logZ } = positionLogps(model, rows, options.dropoutRowSeeds);
     const w = tf.tensor1d(weights);
     const perRow = (x: tf.Tensor) => tf.sum(tf.reshape(tf.mul(x, w), [R, L]), 1);
-    const logps = perRow(tf.sub(picked, logZ)) as tf.Tensor1D;
+    const logps = perRow(logp) as tf.Tensor1D;
     // The figures below are logged, not trained: no gradient needed, but tidy keeps them cheap.
-    const probs = tf.softmax(logits);
-    const entropy = tf.sub(logZ, tf.sum(tf.mul(probs, logits), -1));
     const n = tf.tensor1d(Float32Array.from(tokens));
-    return { logps, tokens, meanLogits: tf.div(perRow(tf.mean(logits, -1)), n) as tf.Tensor1D, meanEntropy: tf.div(perRow(entropy), n) as tf.Tensor1D };
+    return { logps, tokens, meanLogits: tf.div(perRow(tf.mean(logits, -1)), n) as tf.Tensor1D, meanEntropy: tf.div(perRow(positionEntropy(logits, logZ)), n) as tf.Tensor1D };
+  });
+}
+
+export interface ReplyTokenLogps {
+  /** log p of each reply token at the position that predicts it [rows, length]: column t holds the token at t + 1; 0 off the reply (differentiable). */
+  logps: tf.Tensor2D;
+  /** 1 where column t predicts a reply token, else 0 [rows, length]. */
+  mask: tf.Tensor2D;
+  /** Entropy (nats) of the predicted distribution at each position [rows, length], 0 off the reply. */
+  entropy: tf.Tensor2D;
+  /** Reply tokens per row. */
+  tokens: Int32Array;
+}
+
+/**
+ * The per-token form of replyLogps, for policy-gradient losses, which weigh
+ * each sampled token by its own probability ratio: one forward, every reply
+ * token's log-probability in place, prompt and padding masked out.
+ */
+export function replyTokenLogps(model: Decoder, rows: ReplyRows, options: { dropoutRowSeeds?: number[] } = {}): ReplyTokenLogps {
+  const { rows: R, length: L } = rows;
+  const { weights, tokens } = replyTokenWeights(rows, 'replyTokenLogps');
+  return tf.tidy(() => {
+    const { logp, logits, logZ } = positionLogps(model, rows, options.dropoutRowSeeds);
+    const mask = tf.tensor2d(weights, [R, L]);
+    return {
+      logps: tf.mul(tf.reshape(logp, [R, L]), mask) as tf.Tensor2D,
+      mask,
+      entropy: tf.mul(tf.reshape(positionEntropy(logits, logZ), [R, L]), mask) as tf.Tensor2D,
+      tokens,
+    };
   });
 }

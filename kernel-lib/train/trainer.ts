@@ -14,7 +14,7 @@
 import type { Decoder } from '../model/decoder';
 import { AdamW, type AdamWOptions } from './adamw';
 import type { EvalRecord, StepRecord, TrainCallback } from './callbacks';
-import type { BatchSource } from './data';
+import type { AsyncBatchSource, BatchSource } from './data';
 import { firstNonFinite, NonFiniteLossError, nonFiniteOn } from './finite';
 import { addInto, clipByGlobalNorm, scale } from './gradients';
 import type { Objective, ObjectiveContext } from './objective';
@@ -62,7 +62,7 @@ export interface TrainConfig {
 
 export interface TrainOptions<B> {
   objective: Objective<B>;
-  data: BatchSource<B>;
+  data: BatchSource<B> | AsyncBatchSource<B>;
   evalData?: B[];
   callbacks?: TrainCallback[];
   /**
@@ -193,7 +193,7 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
       const metricSteps: Record<string, number> = {};
       const batches: B[] = [];
       for (let micro = 0; micro < accumulation; micro++) {
-        const batch = validated(objective, model, data.batch(step, micro), `train: step ${step}, micro-batch ${micro}`);
+        const batch = validated(objective, model, await data.batch(step, micro), `train: step ${step}, micro-batch ${micro}`);
         batches.push(batch);
         tokens += objective.tokens?.(batch) ?? 0;
         const context = { dropoutSeed: (seed * 1_000_003 + step * 1009 + micro) >>> 0 };
