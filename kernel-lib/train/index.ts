@@ -57,3 +57,5 @@ export { completionStats, oracleReward, sampleGroups, sampleRows, scoreSamples, 
 export type { RewardFunction, RolloutSample, SampledGroups, SampleGroupsOptions } from './rollout';
 export { defaultRlObjective, rlObjective, rolloutBatches } from './rl';
 export type { RlBatch, RlLossOptions, RolloutBatchesOptions, RolloutReport } from './rl';
+export { ppoTargets, valueLoss } from './ppo';
+export type { PpoOptions, PpoTargets } from './ppo';

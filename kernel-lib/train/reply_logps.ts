@@ -3,7 +3,8 @@
 // log p(token | everything before it). Prompt tokens and padding add nothing.
 // The preference objectives (DPO and its family, KTO) are functions of these.
 import * as tf from '@tensorflow/tfjs';
-import { forward, type Decoder } from '../model/decoder';
+import { hiddenStates, outputLogits, type Decoder } from '../model/decoder';
+import { scoreHead } from '../model/reward_model';
 
 export interface ReplyRows {
   rows: number;
@@ -59,16 +60,20 @@ function targetsAndMask(rows: ReplyRows): { targets: Int32Array; keyMask: Int32A
   return { targets, keyMask };
 }
 
-/** log p(next token) at every position [R * L], with the flat logits and their log-normaliser (inside the caller's tidy). */
-function positionLogps(model: Decoder, rows: ReplyRows, dropoutRowSeeds?: number[]): { logp: tf.Tensor1D; logits: tf.Tensor2D; logZ: tf.Tensor1D } {
+/**
+ * log p(next token) at every position [R * L], with the flat logits, their
+ * log-normaliser and the final hidden states (inside the caller's tidy).
+ */
+function positionLogps(model: Decoder, rows: ReplyRows, dropoutRowSeeds?: number[]): { logp: tf.Tensor1D; logits: tf.Tensor2D; logZ: tf.Tensor1D; hidden: tf.Tensor2D } {
   const { rows: R, length: L } = rows;
   const V = model.config.vocab_size;
   const { targets, keyMask } = targetsAndMask(rows);
   const ids = tf.tensor2d(rows.ids, [R, L], 'int32');
-  const logits = tf.reshape(forward(model, ids, { keyMask: tf.tensor2d(keyMask, [R, L], 'int32'), dropoutRowSeeds }).logits, [R * L, V]) as tf.Tensor2D;
+  const { hidden } = hiddenStates(model, ids, { keyMask: tf.tensor2d(keyMask, [R, L], 'int32'), dropoutRowSeeds });
+  const logits = outputLogits(model, hidden);
   const logZ = tf.logSumExp(logits, -1) as tf.Tensor1D;
   const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), -1);
-  return { logp: tf.sub(picked, logZ) as tf.Tensor1D, logits, logZ };
+  return { logp: tf.sub(picked, logZ) as tf.Tensor1D, logits, logZ, hidden };
 }
 
 /** Entropy (nats) of the predicted distribution at every position [R * L]. */
@@ -100,6 +105,8 @@ export interface ReplyTokenLogps {
   entropy: tf.Tensor2D;
   /** Reply tokens per row. */
   tokens: Int32Array;
+  /** With `values`: the model's score head at each position [rows, length] (PPO's value of the state before each reply token), 0 off the reply. */
+  values?: tf.Tensor2D;
 }
 
 /**
@@ -107,17 +114,18 @@ export interface ReplyTokenLogps {
  * each sampled token by its own probability ratio: one forward, every reply
  * token's log-probability in place, prompt and padding masked out.
  */
-export function replyTokenLogps(model: Decoder, rows: ReplyRows, options: { dropoutRowSeeds?: number[] } = {}): ReplyTokenLogps {
+export function replyTokenLogps(model: Decoder, rows: ReplyRows, options: { dropoutRowSeeds?: number[]; values?: boolean } = {}): ReplyTokenLogps {
   const { rows: R, length: L } = rows;
   const { weights, tokens } = replyTokenWeights(rows, 'replyTokenLogps');
   return tf.tidy(() => {
-    const { logp, logits, logZ } = positionLogps(model, rows, options.dropoutRowSeeds);
+    const { logp, logits, logZ, hidden } = positionLogps(model, rows, options.dropoutRowSeeds);
     const mask = tf.tensor2d(weights, [R, L]);
     return {
       logps: tf.mul(tf.reshape(logp, [R, L]), mask) as tf.Tensor2D,
       mask,
       entropy: tf.mul(tf.reshape(positionEntropy(logits, logZ), [R, L]), mask) as tf.Tensor2D,
       tokens,
+      ...(options.values ? { values: tf.mul(tf.reshape(tf.matMul(hidden, scoreHead(model)), [R, L]), mask) as tf.Tensor2D } : {}),
     };
   });
 }

@@ -4,16 +4,20 @@
 // group-relative ones or RLOO's leave-one-out ones), and hands the loop rows
 // that carry the sampling policy's and the reference's token
 // log-probabilities; the `rl` objective is the clipped policy-gradient loss
-// (policy_loss.ts) on them, logged with TRL's GRPOTrainer names.
+// (policy_loss.ts) on them, logged with TRL's GRPOTrainer names. With
+// advantage 'ppo' the rows carry per-token GAE advantages instead, and the
+// objective adds the value head's loss (ppo.ts), logged with PPOTrainer's names.
 import * as tf from '@tensorflow/tfjs';
 import type { ChatTokenizer, PromptSource } from '../eval/replies';
 import type { Decoder } from '../model/decoder';
+import { hasScoreHead } from '../model/reward_model';
 import { hashString, randomStream } from '../runtime/seed';
 import type { ChatTemplate } from '../text/chat_types';
 import { groupAdvantages, leaveOneOutAdvantages } from './advantages';
 import type { AsyncBatchSource } from './data';
 import { splitByRows, type MetricReduce, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 import { policyLoss, type PolicyLossType } from './policy_loss';
+import { ppoTargets, valueLoss, type PpoOptions } from './ppo';
 import { replyTokenLogps, replyTokenWeights, type ReplyRows } from './reply_logps';
 import { completionStats, sampleGroups, sampleRows, scoreSamples, spread, tokenLogpsOf, type RewardFunction, type RolloutSample } from './rollout';
 
@@ -27,6 +31,9 @@ export interface RlLossOptions {
   beta?: number;
   /** The completion budget, for 'dr_grpo'. */
   maxCompletionLength?: number;
+  /** PPO: the value loss's weight (TRL's vf_coef; default 0.1) and clipping range (cliprange_value; default 0.2). */
+  vfCoef?: number;
+  clipRangeValue?: number;
 }
 
 /** Rows of prompt + sampled reply with what the loss needs per row and per token. */
@@ -37,6 +44,8 @@ export interface RlBatch extends ReplyRows {
   oldLogps: Float32Array;
   /** The reference's [rows * length], when there is a reference. */
   refLogps?: Float32Array;
+  /** PPO: per-token advantages, the value head's targets, and its values at sampling time [rows * length]. */
+  ppo?: { advantages: Float32Array; returns: Float32Array; values: Float32Array };
   /** The rollout's figures (reward, reward_std, completions/...), logged with the step. */
   stats: Record<string, number>;
   /** The loss settings, carried to worker threads with the batch. */
@@ -56,6 +65,9 @@ function sliceRows(batch: RlBatch, from: number, to: number): RlBatch {
     advantages: batch.advantages.slice(from, to),
     oldLogps: batch.oldLogps.slice(from * L, to * L),
     refLogps: batch.refLogps?.slice(from * L, to * L),
+    ppo: batch.ppo && {
+      advantages: batch.ppo.advantages.slice(from * L, to * L), returns: batch.ppo.returns.slice(from * L, to * L), values: batch.ppo.values.slice(from * L, to * L),
+    },
   };
 }
 
@@ -69,6 +81,7 @@ function checkRlBatch(batch: RlBatch, model: Decoder, beta: number): void {
   const { rows: R, length: L } = batch;
   if (batch.advantages.length !== R) throw new Error(`rl objective: ${batch.advantages.length} advantages for ${R} rows`);
   if (batch.oldLogps.length !== R * L) throw new Error(`rl objective: oldLogps holds ${batch.oldLogps.length} values for ${R} rows of ${L}`);
+  if (batch.ppo && !hasScoreHead(model)) throw new Error('rl objective: a PPO batch needs a value head on the policy; add one with addScoreHead(policy)');
   if (beta > 0 && !batch.refLogps) throw new Error(`rl objective: beta ${beta} needs the reference's log-probabilities; give rolloutBatches a reference model`);
   const V = model.config.vocab_size;
   const k = batch.ids.findIndex((id) => !(id >= 0 && id < V));
@@ -104,12 +117,36 @@ export function rlObjective(options: RlLossOptions = {}): Objective<RlBatch> {
       const seed = context.dropoutSeed;
       const first = context.firstRow ?? 0;
       const dropoutRowSeeds = seed === undefined ? undefined : Array.from({ length: R }, (_, i) => hashString(`${seed}:${first + i}`));
-      const t = replyTokenLogps(model, batch, { dropoutRowSeeds });
+      const t = replyTokenLogps(model, batch, { dropoutRowSeeds, values: Boolean(batch.ppo) });
       const tokens = t.tokens.reduce((a, b) => a + b, 0);
+      const oldLogps = tf.tensor2d(batch.oldLogps, [R, L]);
+      const numTokens = tf.scalar(replyTokens(batch) + batch.promptLengths.reduce((a, b) => a + b, 0));
+      const stats = (count: number) => Object.fromEntries(Object.entries(batch.stats).map(([k, v]) => [k, tf.scalar(v * count)]));
+      if (batch.ppo) {
+        // PPO: token-mean surrogate and value losses (TRL's masked_mean), summed here and divided by the step's tokens by the loop.
+        const out = policyLoss({ logps: t.logps, oldLogps, advantages: tf.tensor2d(batch.ppo.advantages, [R, L]), mask: t.mask }, { ...settings, lossType: 'bnpo', beta: 0 });
+        const v = valueLoss(t.values!, tf.tensor2d(batch.ppo.values, [R, L]), tf.tensor2d(batch.ppo.returns, [R, L]), t.mask, settings.clipRangeValue ?? 0.2);
+        const pgSum = tf.mul(out.pgLoss, tokens) as tf.Scalar;
+        const diff = tf.sub(t.logps, oldLogps);
+        return {
+          lossSum: tf.add(pgSum, tf.mul(settings.vfCoef ?? 0.1, v.sum)) as tf.Scalar,
+          count: tokens,
+          metrics: {
+            'loss/policy_avg': pgSum,
+            'loss/value_avg': v.sum,
+            'val/clipfrac_avg': v.clipped,
+            'policy/clipfrac_avg': tf.mul(out.clipRegion, tokens) as tf.Scalar,
+            'policy/approxkl_avg': tf.sum(tf.mul(tf.mul(0.5, tf.square(diff)), t.mask)) as tf.Scalar,
+            'policy/entropy_avg': tf.sum(t.entropy) as tf.Scalar,
+            num_tokens: numTokens,
+            ...stats(tokens),
+          },
+        };
+      }
       // 'dapo' and 'bnpo' are the same average within one part; the loop's division by the step's tokens makes it TRL's dapo.
       const out = policyLoss({
         logps: t.logps,
-        oldLogps: tf.tensor2d(batch.oldLogps, [R, L]),
+        oldLogps,
         refLogps: batch.refLogps ? tf.tensor2d(batch.refLogps, [R, L]) : undefined,
         advantages: tf.tensor1d(batch.advantages),
         mask: t.mask,
@@ -122,10 +159,10 @@ export function rlObjective(options: RlLossOptions = {}): Objective<RlBatch> {
         'clip_ratio/low_mean': perUnit(out.clipLow),
         'clip_ratio/high_mean': perUnit(out.clipHigh),
         'clip_ratio/region_mean': perUnit(out.clipRegion),
-        num_tokens: tf.scalar(replyTokens(batch) + batch.promptLengths.reduce((a, b) => a + b, 0)),
+        num_tokens: numTokens,
+        ...stats(count),
       };
       if (batch.refLogps) metrics.kl = perUnit(out.kl);
-      for (const [k, v] of Object.entries(batch.stats)) metrics[k] = tf.scalar(v * count);
       return { lossSum: perUnit(out.loss), count, metrics };
     },
   };
@@ -157,10 +194,13 @@ export interface RolloutBatchesOptions {
   /**
    * 'grpo': group-relative advantages scaled by scaleRewards; 'rloo':
    * leave-one-out advantages, with beta · (the reply's summed log-ratio to
-   * the reference) taken off the reward first, as TRL's RLOOTrainer does.
-   * Default 'grpo'.
+   * the reference) taken off the reward first, as TRL's RLOOTrainer does;
+   * 'ppo': per-token GAE advantages from the policy's value head (ppo.ts;
+   * needs addScoreHead(policy) and a reference). Default 'grpo'.
    */
-  advantage?: 'grpo' | 'rloo';
+  advantage?: 'grpo' | 'rloo' | 'ppo';
+  /** PPO's kl_coef, gamma and lam. */
+  ppo?: PpoOptions;
   /** GRPO's scale_rewards: 'group' (default), 'batch' or 'none'. */
   scaleRewards?: 'group' | 'batch' | 'none';
   /** RLOO's KL coefficient in the reward (TRL's RLOO beta; default 0.05). GRPO's beta belongs to rlObjective. */
@@ -207,7 +247,9 @@ export function rolloutBatches(o: RolloutBatchesOptions): AsyncBatchSource<RlBat
   if (!o.prompts.length) throw new Error('rolloutBatches: no prompts');
   if (!(Number.isInteger(o.promptsPerStep) && o.promptsPerStep >= 1)) throw new Error(`rolloutBatches: promptsPerStep must be a positive integer, got ${o.promptsPerStep}`);
   if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`rolloutBatches: iterations must be a positive integer, got ${iterations}`);
-  if (!['grpo', 'rloo'].includes(advantage)) throw new Error(`rolloutBatches: advantage must be 'grpo' or 'rloo', got "${advantage}"`);
+  if (!['grpo', 'rloo', 'ppo'].includes(advantage)) throw new Error(`rolloutBatches: advantage must be 'grpo', 'rloo' or 'ppo', got "${advantage}"`);
+  if (advantage === 'ppo' && !hasScoreHead(o.policy)) throw new Error('rolloutBatches: PPO needs a value head on the policy; add one with addScoreHead(policy)');
+  if (advantage === 'ppo' && !o.reference) throw new Error('rolloutBatches: PPO\'s per-token KL reward needs a reference model');
   if (advantage === 'rloo' && groupSize < 2) throw new Error('rolloutBatches: RLOO needs groupSize >= 2 (the baseline is the other replies)');
   const padId = o.tokenizer.padId ?? 0;
   // The current round's rollouts by micro-batch, reused for `iterations` steps.
@@ -225,8 +267,9 @@ export function rolloutBatches(o: RolloutBatchesOptions): AsyncBatchSource<RlBat
     const { total, byName } = await scoreSamples(samples, o.rewards);
     const rows = sampleRows(samples, padId);
     const t0 = Date.now();
-    const oldLogps = tokenLogpsOf(o.policy, rows, o.forwardBatch);
-    const refLogps = o.reference ? tokenLogpsOf(o.reference, rows, o.forwardBatch) : undefined;
+    const policyPass = tokenLogpsOf(o.policy, rows, { batchSize: o.forwardBatch, values: advantage === 'ppo' });
+    const oldLogps = policyPass.logps;
+    const refLogps = o.reference ? tokenLogpsOf(o.reference, rows, { batchSize: o.forwardBatch }).logps : undefined;
     const logpSeconds = (Date.now() - t0) / 1000;
     let trained = total;
     if (advantage === 'rloo') {
@@ -257,8 +300,14 @@ export function rolloutBatches(o: RolloutBatchesOptions): AsyncBatchSource<RlBat
       stats[`rewards/${name}/std`] = spread(xs);
     }
     if (advantage === 'rloo') stats['rewards/rloo_kl_penalised/mean'] = mean(trained);
+    let ppo: RlBatch['ppo'];
+    if (advantage === 'ppo') {
+      const targets = ppoTargets(rows, oldLogps, refLogps!, policyPass.values!, total, o.ppo);
+      ppo = { advantages: targets.advantages, returns: targets.returns, values: policyPass.values! };
+      Object.assign(stats, targets.stats);
+    }
     await o.onRollout?.({ step, samples, rewards: total, byName, advantages: adv.advantages, stats });
-    return { ...rows, advantages: Float32Array.from(adv.advantages), oldLogps, refLogps, stats };
+    return { ...rows, advantages: Float32Array.from(adv.advantages), oldLogps, refLogps, stats, ppo };
   }
 
   return {

@@ -117,21 +117,28 @@ export function sampleRows(samples: RolloutSample[], padId: number): ReplyRows {
   return { rows: samples.length, length: L, ids, lengths: Int32Array.from(lengths), promptLengths: Int32Array.from(samples.map((s) => s.reply.promptIds.length)) };
 }
 
-/** Per-token log-probabilities of the rows' reply tokens under `model`, without gradients, in batches of `batchSize` rows [rows * length]. */
-export function tokenLogpsOf(model: Decoder, rows: ReplyRows, batchSize = 64): Float32Array {
+/**
+ * Per-token log-probabilities of the rows' reply tokens under `model`, and
+ * with `values` its score head's value at each position, without gradients,
+ * in batches of `batchSize` rows [rows * length] (replyTokenLogps' layout).
+ */
+export function tokenLogpsOf(model: Decoder, rows: ReplyRows, options: { batchSize?: number; values?: boolean } = {}): { logps: Float32Array; values?: Float32Array } {
   const { rows: R, length: L } = rows;
-  const out = new Float32Array(R * L);
-  for (let at = 0; at < R; at += batchSize) {
-    const n = Math.min(batchSize, R - at);
+  const size = options.batchSize ?? 64;
+  const logps = new Float32Array(R * L);
+  const values = options.values ? new Float32Array(R * L) : undefined;
+  for (let at = 0; at < R; at += size) {
+    const n = Math.min(size, R - at);
     const part: ReplyRows = {
       rows: n, length: L, ids: rows.ids.subarray(at * L, (at + n) * L),
       lengths: rows.lengths.subarray(at, at + n), promptLengths: rows.promptLengths.subarray(at, at + n),
     };
-    const r = replyTokenLogps(model, part);
-    out.set(r.logps.dataSync() as Float32Array, at * L);
-    tf.dispose([r.logps, r.mask, r.entropy]);
+    const r = replyTokenLogps(model, part, { values: options.values });
+    logps.set(r.logps.dataSync() as Float32Array, at * L);
+    if (values) values.set(r.values!.dataSync() as Float32Array, at * L);
+    tf.dispose([r.logps, r.mask, r.entropy, r.values ?? []]);
   }
-  return out;
+  return { logps, values };
 }
 
 /** Population standard deviation, for logged spreads. */

@@ -3,13 +3,15 @@
 // objective raises a reward the policy can reach, logs TRL's GRPO names,
 // leaves the reference untouched, reuses a rollout for `iterations` steps
 // (so the ratio moves off 1 and clipping shows), runs RLOO with its KL in the
-// reward, gives the same step on two worker threads, and leaks no tensors.
+// reward, gives the same step on two worker threads, and leaks no tensors;
+// PPO's per-token rewards, GAE targets and clipped value loss against values
+// worked out by hand, and a PPO run with a value head on the policy.
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { createDecoder, decoderFromWeights, disposeDecoder, type Decoder } from '../../kernel-lib/model';
+import { addScoreHead, createDecoder, decoderFromWeights, disposeDecoder, type Decoder } from '../../kernel-lib/model';
 import {
-  oracleReward, replyLogps, replyTokenLogps, rlObjective, rolloutBatches, sampleGroups, scoreSamples, startWorkers, train,
+  oracleReward, ppoTargets, replyLogps, replyTokenLogps, rlObjective, valueLoss, rolloutBatches, sampleGroups, scoreSamples, startWorkers, train,
   type RewardFunction, type RolloutSample, type StepRecord,
 } from '../../kernel-lib/train';
 import { rewardFixture } from './reward_helpers';
@@ -142,6 +144,58 @@ describe('train/rl: online RL with the shared loop', function () {
     close(two.history[0].loss, h[0].loss, 'step 1 loss on workers', 1e-4);
     close(two.history[1].loss, h[1].loss, 'step 2 loss on workers', 1e-3);
     for (const m of [policy, twin, reference]) disposeDecoder(m);
+  });
+
+  it('PPO: per-token KL rewards with the score on the last token, GAE, whitening, and the clipped value loss', () => {
+    // One row: 2 prompt tokens, 2 reply tokens; columns 1 and 2 predict them.
+    const rows = { rows: 1, length: 5, ids: Int32Array.from([1, 2, 3, 4, 0]), lengths: Int32Array.from([4]), promptLengths: Int32Array.from([2]) };
+    const old = Float32Array.from([0, -1, -2, 0, 0]);
+    const ref = Float32Array.from([0, -1.5, -1, 0, 0]);
+    const values = Float32Array.from([0, 0.2, 0.4, 0, 0]);
+    const t = ppoTargets(rows, old, ref, values, [1], { klCoef: 0.1, gamma: 1, lambda: 0.5 });
+    // kl = 0.5, -1 → rewards -0.05, 0.1 + 1 = 1.1; δ = -0.05 + 0.4 - 0.2 = 0.15, 1.1 - 0.4 = 0.7; A = 0.15 + 0.5 · 0.7 = 0.5, 0.7.
+    close(t.returns[1], 0.7, 'return 1');
+    close(t.returns[2], 1.1, 'return 2');
+    // Whitened over the two tokens: mean 0.6, sample std 0.1414.
+    close(t.advantages[1], -0.1 / Math.sqrt(0.02), 'advantage 1');
+    close(t.advantages[2], 0.1 / Math.sqrt(0.02), 'advantage 2');
+    assert.equal(t.advantages[0], 0);
+    close(t.stats['objective/kl'], -0.5, 'objective/kl');
+    close(t.stats['objective/rlhf_reward'], 1.05, 'rlhf reward');
+    tf.tidy(() => {
+      // V 0.5 vs V_old 0.1 (clipped to 0.3), return 1: max(0.25, 0.49) = 0.49 → 0.245; second token V 1 = return: 0 and 0.
+      const v = valueLoss(tf.tensor2d([[0.5, 1]]), tf.tensor2d([[0.1, 1]]), tf.tensor2d([[1, 1]]), tf.tensor2d([[1, 1]]), 0.2);
+      close(v.sum.dataSync()[0], 0.245, 'value loss');
+      assert.equal(v.clipped.dataSync()[0], 1);
+    });
+  });
+
+  it('PPO trains the policy and its value head together, logging PPOTrainer\'s names', async () => {
+    const { tokenizer, template, config } = rewardFixture();
+    const policy = createDecoder(config, 9);
+    const reference = copyOf(policy);
+    assert.throws(
+      () => rolloutBatches({ policy, reference, tokenizer, template, prompts: prompts(), rewards: [tokenShare], promptsPerStep: 2, advantage: 'ppo' }),
+      /PPO needs a value head on the policy; add one with addScoreHead/,
+    );
+    addScoreHead(policy, { seed: 1 });
+    const tensors: number[] = [];
+    const run = await train(policy, { steps: 16, lr: 1e-2, minLr: 1e-2, warmupSteps: 0, weightDecay: 0, progress: 'none' }, {
+      objective: rlObjective(),
+      data: rolloutBatches({ policy, reference, tokenizer, template, prompts: prompts(), rewards: [tokenShare], promptsPerStep: 4, groupSize: 6, maxNewTokens: 8, advantage: 'ppo', seed: 4 }),
+      callbacks: [{ onStep: () => void tensors.push(tf.memory().numTensors) }],
+    });
+    assert.equal(new Set(tensors).size, 1, `numTensors across steps: ${tensors}`);
+    const h = run.history as Row[];
+    for (const name of ['objective/kl', 'objective/scores', 'objective/rlhf_reward', 'policy/clipfrac_avg', 'policy/approxkl_avg', 'loss/value_avg', 'loss/policy_avg', 'val/clipfrac_avg', 'policy/entropy_avg', 'num_tokens']) {
+      assert.ok(Number.isFinite(h.at(-1)![name]), `${name} in ${JSON.stringify(h.at(-1))}`);
+    }
+    close(h[0]['objective/kl'], 0, 'no KL at the first rollout', 1e-5);
+    const first = mean(h.slice(0, 3).map((r) => r['objective/scores']));
+    const last = mean(h.slice(-3).map((r) => r['objective/scores']));
+    assert.ok(last > first + 0.05, `scores rise: ${first.toFixed(3)} -> ${last.toFixed(3)}`);
+    disposeDecoder(policy);
+    disposeDecoder(reference);
   });
 
   it('names what is missing: a KL without a reference, bad settings', async () => {
