@@ -53,7 +53,7 @@ export { gae, groupAdvantages, leaveOneOutAdvantages } from './advantages';
 export type { GroupAdvantages } from './advantages';
 export { policyLoss } from './policy_loss';
 export type { PolicyLossInputs, PolicyLossOptions, PolicyLossResult, PolicyLossType } from './policy_loss';
-export { completionStats, oracleReward, sampleGroups, sampleRows, scoreSamples, tokenLogpsOf } from './rollout';
+export { completionStats, oracleReward, rewardModelReward, sampleGroups, sampleRows, scoreSamples, tokenLogpsOf } from './rollout';
 export type { RewardFunction, RolloutSample, SampledGroups, SampleGroupsOptions } from './rollout';
 export { defaultRlObjective, rlObjective, rolloutBatches } from './rl';
 export type { RlBatch, RlLossOptions, RolloutBatchesOptions, RolloutReport } from './rl';

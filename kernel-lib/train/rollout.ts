@@ -12,6 +12,8 @@ import type { Decoder } from '../model/decoder';
 import type { SamplingOptions } from '../model/sampling';
 import type { ChatMessage, ChatTemplate } from '../text/chat_types';
 import { replyTokenLogps, type ReplyRows } from './reply_logps';
+import { scoreReplies } from './reward';
+import type { BpeTokenizer } from '../text/bpe_tokenizer';
 
 /** One sampled reply: the prompt it answers, its group (one per prompt), and what generation returned. */
 export interface RolloutSample {
@@ -44,6 +46,27 @@ export function oracleReward(name = 'oracle'): RewardFunction {
       }
       return oracleScore(source as Conversation, s.reply.text).score;
     }),
+  };
+}
+
+/**
+ * A reward model (a decoder with a score head, notebook 05's) as a reward:
+ * each group's replies scored together against their shared prompt, rendered
+ * as the model was trained on them.
+ */
+export function rewardModelReward(model: Decoder, tokenizer: BpeTokenizer, template: ChatTemplate, name = 'reward_model'): RewardFunction {
+  return {
+    name,
+    score: (samples) => {
+      const out = new Array<number>(samples.length);
+      const byGroup = new Map<number, number[]>();
+      samples.forEach((s, i) => byGroup.set(s.group, [...(byGroup.get(s.group) ?? []), i]));
+      for (const rows of byGroup.values()) {
+        const scores = scoreReplies(model, tokenizer, template, samples[rows[0]].prompt, rows.map((i) => samples[i].reply.text), { batchSize: 32 });
+        rows.forEach((i, k) => (out[i] = scores[k]));
+      }
+      return out;
+    },
   };
 }
 

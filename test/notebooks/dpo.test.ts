@@ -9,32 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runWorkbook } from '../../scripts/workbook/run';
-import { loadWorld } from '../../kernel-lib/data';
-import { createDecoder, disposeDecoder, loadCheckpoint, modelConfig, saveCheckpoint } from '../../kernel-lib/model';
+import { smallSftFolder } from './small_sft';
+import { disposeDecoder, loadCheckpoint } from '../../kernel-lib/model';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { builtinTemplate, saveTokenizer, trainBpe } from '../../kernel-lib/text';
-import { sftBatches, sftExamples, sftObjective, train } from '../../kernel-lib/train';
+import { builtinTemplate } from '../../kernel-lib/text';
 
 const root = path.resolve(__dirname, '..', '..');
 const steps = 6;
-
-async function smallSftFolder(dir: string): Promise<string> {
-  const world = loadWorld(path.join(root, 'data', 'world'));
-  const template = builtinTemplate('chatml');
-  const tokenizer = trainBpe(world.corpus.slice(0, 60000), { vocabSize: 400, specialTokens: ['<|bos|>', '<|eos|>', '<|pad|>', '<|im_start|>', '<|im_end|>'] });
-  const model = createDecoder(modelConfig({
-    vocab_size: tokenizer.vocabSize, hidden_size: 48, num_hidden_layers: 2, num_attention_heads: 2, max_position_embeddings: 160,
-    bos_token_id: tokenizer.bos, eos_token_id: tokenizer.eos, pad_token_id: tokenizer.pad,
-  }), 0);
-  const examples = sftExamples(world.sftTrain, tokenizer, template, { batchSize: 16, assistantOnlyLoss: true }).filter((e) => e.ids.length <= 161);
-  await train(model, { steps: 60, lr: 3e-3, warmupSteps: 3, progress: 'none' }, {
-    objective: sftObjective, data: sftBatches(examples, { batchSize: 8, padId: tokenizer.pad, packing: true, maxLength: 160, seed: 0 }),
-  });
-  saveCheckpoint(dir, model);
-  saveTokenizer(dir, tokenizer, { chatTemplate: template.jinja });
-  disposeDecoder(model);
-  return dir;
-}
 
 describe('notebooks/06-dpo', function () {
   this.timeout(900000);
