@@ -40,8 +40,13 @@ export interface RlLossOptions {
 export interface RlBatch extends ReplyRows {
   /** One advantage per row. */
   advantages: Float32Array;
-  /** The sampling policy's token log-probabilities [rows * length] (replyTokenLogps layout). */
-  oldLogps: Float32Array;
+  /**
+   * The sampling policy's token log-probabilities [rows * length]
+   * (replyTokenLogps layout). Left out when each rollout is trained on once:
+   * the policy is then the sampling policy, and the loss takes its own
+   * values (ratio 1), as TRL does, saving a forward pass a step.
+   */
+  oldLogps?: Float32Array;
   /** The reference's [rows * length], when there is a reference. */
   refLogps?: Float32Array;
   /** PPO: per-token advantages, the value head's targets, and its values at sampling time [rows * length]. */
@@ -63,7 +68,7 @@ function sliceRows(batch: RlBatch, from: number, to: number): RlBatch {
     lengths: batch.lengths.slice(from, to),
     promptLengths: batch.promptLengths.slice(from, to),
     advantages: batch.advantages.slice(from, to),
-    oldLogps: batch.oldLogps.slice(from * L, to * L),
+    oldLogps: batch.oldLogps?.slice(from * L, to * L),
     refLogps: batch.refLogps?.slice(from * L, to * L),
     ppo: batch.ppo && {
       advantages: batch.ppo.advantages.slice(from * L, to * L), returns: batch.ppo.returns.slice(from * L, to * L), values: batch.ppo.values.slice(from * L, to * L),
@@ -80,7 +85,7 @@ function replyTokens(batch: RlBatch): number {
 function checkRlBatch(batch: RlBatch, model: Decoder, beta: number): void {
   const { rows: R, length: L } = batch;
   if (batch.advantages.length !== R) throw new Error(`rl objective: ${batch.advantages.length} advantages for ${R} rows`);
-  if (batch.oldLogps.length !== R * L) throw new Error(`rl objective: oldLogps holds ${batch.oldLogps.length} values for ${R} rows of ${L}`);
+  if (batch.oldLogps && batch.oldLogps.length !== R * L) throw new Error(`rl objective: oldLogps holds ${batch.oldLogps.length} values for ${R} rows of ${L}`);
   if (batch.ppo && !hasScoreHead(model)) throw new Error('rl objective: a PPO batch needs a value head on the policy; add one with addScoreHead(policy)');
   if (beta > 0 && !batch.refLogps) throw new Error(`rl objective: beta ${beta} needs the reference's log-probabilities; give rolloutBatches a reference model`);
   const V = model.config.vocab_size;
@@ -119,7 +124,7 @@ export function rlObjective(options: RlLossOptions = {}): Objective<RlBatch> {
       const dropoutRowSeeds = seed === undefined ? undefined : Array.from({ length: R }, (_, i) => hashString(`${seed}:${first + i}`));
       const t = replyTokenLogps(model, batch, { dropoutRowSeeds, values: Boolean(batch.ppo) });
       const tokens = t.tokens.reduce((a, b) => a + b, 0);
-      const oldLogps = tf.tensor2d(batch.oldLogps, [R, L]);
+      const oldLogps = batch.oldLogps ? tf.tensor2d(batch.oldLogps, [R, L]) : undefined;
       const numTokens = tf.scalar(replyTokens(batch) + batch.promptLengths.reduce((a, b) => a + b, 0));
       const stats = (count: number) => Object.fromEntries(Object.entries(batch.stats).map(([k, v]) => [k, tf.scalar(v * count)]));
       if (batch.ppo) {
@@ -127,7 +132,7 @@ export function rlObjective(options: RlLossOptions = {}): Objective<RlBatch> {
         const out = policyLoss({ logps: t.logps, oldLogps, advantages: tf.tensor2d(batch.ppo.advantages, [R, L]), mask: t.mask }, { ...settings, lossType: 'bnpo', beta: 0 });
         const v = valueLoss(t.values!, tf.tensor2d(batch.ppo.values, [R, L]), tf.tensor2d(batch.ppo.returns, [R, L]), t.mask, settings.clipRangeValue ?? 0.2);
         const pgSum = tf.mul(out.pgLoss, tokens) as tf.Scalar;
-        const diff = tf.sub(t.logps, oldLogps);
+        const diff = tf.sub(t.logps, oldLogps!);
         return {
           lossSum: tf.add(pgSum, tf.mul(settings.vfCoef ?? 0.1, v.sum)) as tf.Scalar,
           count: tokens,
@@ -267,8 +272,10 @@ export function rolloutBatches(o: RolloutBatchesOptions): AsyncBatchSource<RlBat
     const { total, byName } = await scoreSamples(samples, o.rewards);
     const rows = sampleRows(samples, padId);
     const t0 = Date.now();
-    const policyPass = tokenLogpsOf(o.policy, rows, { batchSize: o.forwardBatch, values: advantage === 'ppo' });
-    const oldLogps = policyPass.logps;
+    // GRPO trained once per rollout needs no sampling-time pass; RLOO's KL reward, PPO and reused rollouts do.
+    const needOld = iterations > 1 || advantage !== 'grpo';
+    const policyPass = needOld ? tokenLogpsOf(o.policy, rows, { batchSize: o.forwardBatch, values: advantage === 'ppo' }) : undefined;
+    const oldLogps = policyPass?.logps;
     const refLogps = o.reference ? tokenLogpsOf(o.reference, rows, { batchSize: o.forwardBatch }).logps : undefined;
     const logpSeconds = (Date.now() - t0) / 1000;
     let trained = total;
@@ -279,7 +286,7 @@ export function rolloutBatches(o: RolloutBatchesOptions): AsyncBatchSource<RlBat
         const L = rows.length;
         trained = total.map((x, r) => {
           let logRatio = 0;
-          for (let t = 0; t < L; t++) logRatio += oldLogps[r * L + t] - refLogps![r * L + t];
+          for (let t = 0; t < L; t++) logRatio += oldLogps![r * L + t] - refLogps![r * L + t];
           return x - beta * logRatio;
         });
       }
@@ -302,8 +309,8 @@ export function rolloutBatches(o: RolloutBatchesOptions): AsyncBatchSource<RlBat
     if (advantage === 'rloo') stats['rewards/rloo_kl_penalised/mean'] = mean(trained);
     let ppo: RlBatch['ppo'];
     if (advantage === 'ppo') {
-      const targets = ppoTargets(rows, oldLogps, refLogps!, policyPass.values!, total, o.ppo);
-      ppo = { advantages: targets.advantages, returns: targets.returns, values: policyPass.values! };
+      const targets = ppoTargets(rows, oldLogps!, refLogps!, policyPass!.values!, total, o.ppo);
+      ppo = { advantages: targets.advantages, returns: targets.returns, values: policyPass!.values! };
       Object.assign(stats, targets.stats);
     }
     await o.onRollout?.({ step, samples, rewards: total, byName, advantages: adv.advantages, stats });

@@ -66,7 +66,7 @@ describe('notebooks/06-dpo', function () {
 
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { data?: Record<string, unknown> }[];
-    for (const id of ['loss', 'offpolicy-train', 'curves', 'onpolicy-train', 'compare']) {
+    for (const id of ['loss', 'offpolicy-train', 'curves', 'onpolicy-train', 'compare', 'variants', 'beta-sweep']) {
       assert.ok(outputs(id).some((o) => o.data?.['application/vnd.plotly.v1+json']), `figure in ${id}`);
     }
     const checkpoint = path.join(artefacts, 'checkpoints', '06-dpo');
