@@ -55,7 +55,8 @@ function sideRows(batch: PreferenceBatch, side: 'chosen' | 'rejected', from: num
   };
 }
 
-function bothSides(batch: PreferenceBatch): ReplyRows {
+/** A batch's chosen rows, then its rejected rows, as reply rows (the layout replyLogps takes). */
+export function preferenceRows(batch: PreferenceBatch): ReplyRows {
   const [c, r] = [sideRows(batch, 'chosen', 0, batch.pairs), sideRows(batch, 'rejected', 0, batch.pairs)];
   return {
     rows: 2 * batch.pairs,
@@ -81,7 +82,7 @@ export function referenceLogps(reference: Decoder, pairs: EncodedPair[], options
     const missing = part.find((p) => p.promptLength === undefined);
     if (missing) throw new Error(`referenceLogps: pair ${missing.id} has no promptLength (encode the pairs with encodeDpoPairs)`);
     const batch = preferenceBatch(part, { padId: options.padId });
-    const r = replyLogps(reference, bothSides(batch));
+    const r = replyLogps(reference, preferenceRows(batch));
     const values = r.logps.dataSync();
     tf.dispose([r.logps, r.meanLogits, r.meanEntropy]);
     part.forEach((p, i) => out.push({ ...p, refChosen: values[i], refRejected: values[part.length + i] }));
@@ -128,7 +129,7 @@ export function dpoObjective(options: DpoLossOptions = {}): Objective<Preference
         ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:chosen`)),
         ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:rejected`)),
       ];
-      const r = replyLogps(model, bothSides(batch), { dropoutRowSeeds });
+      const r = replyLogps(model, preferenceRows(batch), { dropoutRowSeeds });
       const half = (t: tf.Tensor1D, k: number) => tf.slice(t, [k * P], [P]) as tf.Tensor1D;
       const tokens = (k: number) => tf.tensor1d(Float32Array.from(r.tokens.slice(k * P, (k + 1) * P)));
       const settings = batch.dpo ?? options;

@@ -14,6 +14,7 @@ import type { ChatMessage, ChatTemplate, RenderOptions } from '../text/chat_type
 import { randomStream } from '../runtime/seed';
 import type { BatchSource } from './data';
 import type { DpoLossOptions } from './dpo_loss';
+import type { SimpoOptions } from './simpo_loss';
 
 /** One pair as token ids, each sequence ending with the end-of-turn token. */
 export interface EncodedPair {
@@ -135,6 +136,8 @@ export interface PreferenceBatch {
   refRejected?: Float32Array;
   /** Set by the DPO objective when it splits a batch for worker threads: the run's loss settings. */
   dpo?: DpoLossOptions;
+  /** The simpo objective's settings, carried to worker threads with the batch. */
+  simpo?: SimpoOptions;
 }
 
 /** Real tokens of a batch's rows, chosen and rejected (TRL's num_tokens counts the attention mask). */

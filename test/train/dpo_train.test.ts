@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { createDecoder, decoderFromWeights, disposeDecoder, forward, type Decoder } from '../../kernel-lib/model';
 import {
-  DpoStallError, dpoObjective, dpoStallCheck, encodeDpoPairs, preferenceBatch, preferenceBatches, referenceLogps, replyLogps, startWorkers, train, type StepRecord,
+  DpoStallError, dpoObjective, simpoLoss, simpoObjective, dpoStallCheck, encodeDpoPairs, preferenceBatch, preferenceBatches, referenceLogps, replyLogps, startWorkers, train, type StepRecord,
 } from '../../kernel-lib/train';
 import { tinyConfig } from '../model/helpers';
 import { rewardFixture } from './reward_helpers';
@@ -116,6 +116,37 @@ describe('train/dpo: reply log-probabilities and the dpo objective', function ()
     const moving = await train(policy, { steps: 4, lr: 3e-3, warmupSteps: 0, progress: 'none' }, { objective: dpoObjective(), data, callbacks: [dpoStallCheck({ steps: 3 })] });
     assert.equal(moving.history.length, 4);
     disposeDecoder(policy);
+  });
+
+  it('trains SimPO without a reference: its first loss is the formula on the policy alone, then falls, the same on two workers', async () => {
+    const { pairs, tokenizer, template, config } = rewardFixture();
+    const policy = createDecoder(config, 11);
+    const twin = copyOf(policy);
+    const { pairs: encoded } = encodeDpoPairs(pairs.slice(0, 48), tokenizer, template);
+    const data = preferenceBatches(encoded, { batchSize: 8, padId: tokenizer.pad, seed: 0 });
+    const first = data.batch(0, 0);
+    const expected = tf.tidy(() => {
+      const r = replyLogps(policy, { rows: 2 * first.pairs, length: first.length, ids: Int32Array.from([...first.chosen, ...first.rejected]),
+        lengths: Int32Array.from([...first.chosenLengths, ...first.rejectedLengths]), promptLengths: Int32Array.from([...first.promptLengths!, ...first.promptLengths!]) });
+      const P = first.pairs;
+      const n = tf.tensor1d(Float32Array.from(r.tokens));
+      return simpoLoss({ policyChosen: tf.slice(r.logps, [0], [P]), policyRejected: tf.slice(r.logps, [P], [P]), chosenTokens: tf.slice(n, [0], [P]), rejectedTokens: tf.slice(n, [P], [P]) }, { beta: 2, gamma: 0.5 }).loss.dataSync()[0];
+    });
+    const objective = simpoObjective({ beta: 2, gamma: 0.5 });
+    const tensors: number[] = [];
+    const run = await train(policy, { steps: 12, lr: 3e-3, minLr: 3e-3, warmupSteps: 0, progress: 'none' }, { objective, data, callbacks: [{ onStep: () => void tensors.push(tf.memory().numTensors) }] });
+    assert.equal(new Set(tensors).size, 1, `numTensors across steps: ${tensors}`);
+    close(run.history[0].loss, expected, 'first SimPO loss');
+    const h = run.history as (StepRecord & Record<string, number>)[];
+    for (const name of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'logps/rejected', 'entropy', 'num_tokens']) assert.ok(Number.isFinite(h.at(-1)![name]), name);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(h.slice(-4).map((r) => r.loss)) < mean(h.slice(0, 4).map((r) => r.loss)), 'the loss falls');
+    const pool = await startWorkers(2, { backend: 'wasm', objective: 'simpo' });
+    const split = await train(twin, { steps: 2, lr: 3e-3, minLr: 3e-3, warmupSteps: 0, progress: 'none' }, { objective, data, workers: pool, closeWorkers: true });
+    for (let k = 0; k < 2; k++) close(split.history[k].loss, run.history[k].loss, `step ${k + 1} on workers`);
+    assert.throws(() => simpoObjective({ beta: 0 }), /beta must be > 0/);
+    disposeDecoder(policy);
+    disposeDecoder(twin);
   });
 
   it('refuses batches that are not prepared, naming what is missing', () => {

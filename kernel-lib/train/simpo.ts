@@ -1,0 +1,71 @@
+// The `simpo` objective: SimPO (simpo_loss.ts) on preference pairs, the
+// policy's length-normalised reply log-probabilities against each other with
+// a target margin, and no reference model at all: nothing to precompute, and
+// a step runs one model. Logged with the DPO names TRL's CPOTrainer uses for it.
+import * as tf from '@tensorflow/tfjs';
+import type { Decoder } from '../model/decoder';
+import { hashString } from '../runtime/seed';
+import { preferenceRows } from './dpo';
+import { splitByRows, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
+import { preferenceBatchTokens, slicePreferenceBatch, type PreferenceBatch } from './preference_batch';
+import { replyLogps } from './reply_logps';
+import { simpoLoss, type SimpoOptions } from './simpo_loss';
+
+function checkSimpoBatch(batch: PreferenceBatch, model: Decoder): void {
+  if (!batch.promptLengths) throw new Error('simpo objective: the batch has no prompt lengths; encode the pairs with encodeDpoPairs');
+  const V = model.config.vocab_size;
+  for (const [side, rows] of [['chosen', batch.chosen], ['rejected', batch.rejected]] as const) {
+    const k = rows.findIndex((id) => !(id >= 0 && id < V));
+    if (k >= 0) throw new Error(`simpo objective: pair ${batch.ids?.[Math.floor(k / batch.length)] ?? Math.floor(k / batch.length)} (${side}), position ${k % batch.length}: id ${rows[k]} is outside the vocabulary [0, ${V - 1}]`);
+  }
+}
+
+/**
+ * SimPO (Meng et al. 2024, arXiv:2405.14734) as an objective over pairs. Its
+ * count is pairs, so the loop's loss is the mean over pairs. Metrics:
+ * rewards/chosen, rewards/rejected (β · mean token log-probability),
+ * rewards/margins, rewards/accuracies, logps/chosen, logps/rejected (summed),
+ * entropy, num_tokens.
+ */
+export function simpoObjective(options: SimpoOptions = {}): Objective<PreferenceBatch> {
+  tf.tidy(() => { simpoLoss({ policyChosen: tf.zeros([1]), policyRejected: tf.zeros([1]), chosenTokens: tf.ones([1]), rejectedTokens: tf.ones([1]) }, options); }); // fails now on bad settings
+  return {
+    name: 'simpo',
+    metricReduce: { num_tokens: 'total' },
+    rows: (batch) => batch.pairs,
+    tokens: (batch) => preferenceBatchTokens(batch),
+    split: (batch, parts) => splitByRows(batch.pairs, parts, (from, to) => ({ ...slicePreferenceBatch(batch, from, to), simpo: batch.simpo ?? options })),
+    validate: (batch, model) => checkSimpoBatch(batch, model),
+    loss(model: Decoder, batch: PreferenceBatch, context: ObjectiveContext): ObjectiveOutput {
+      checkSimpoBatch(batch, model);
+      const P = batch.pairs;
+      const seed = context.dropoutSeed;
+      const first = context.firstRow ?? 0;
+      const dropoutRowSeeds = seed === undefined ? undefined : [
+        ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:chosen`)),
+        ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:rejected`)),
+      ];
+      const r = replyLogps(model, preferenceRows(batch), { dropoutRowSeeds });
+      const half = (t: tf.Tensor1D, k: number) => tf.slice(t, [k * P], [P]) as tf.Tensor1D;
+      const tokens = (k: number) => tf.tensor1d(Float32Array.from(r.tokens.slice(k * P, (k + 1) * P)));
+      const out = simpoLoss({ policyChosen: half(r.logps, 0), policyRejected: half(r.logps, 1), chosenTokens: tokens(0), rejectedTokens: tokens(1) }, batch.simpo ?? options);
+      return {
+        lossSum: tf.mul(out.loss, P),
+        count: P,
+        metrics: {
+          'rewards/chosen': tf.sum(out.chosenRewards),
+          'rewards/rejected': tf.sum(out.rejectedRewards),
+          'rewards/margins': tf.sum(tf.sub(out.chosenRewards, out.rejectedRewards)),
+          'rewards/accuracies': tf.sum(tf.cast(tf.greater(out.chosenRewards, out.rejectedRewards), 'float32')),
+          'logps/chosen': tf.sum(half(r.logps, 0)),
+          'logps/rejected': tf.sum(half(r.logps, 1)),
+          entropy: tf.div(tf.sum(r.meanEntropy), 2),
+          num_tokens: tf.scalar(preferenceBatchTokens(batch)),
+        },
+      };
+    },
+  };
+}
+
+/** The objective a worker thread rebuilds by the name 'simpo'. */
+export const defaultSimpoObjective = simpoObjective();
