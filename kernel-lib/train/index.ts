@@ -47,6 +47,8 @@ export { replyLogps, replyTokenLogps, replyTokenWeights } from './reply_logps';
 export type { ReplyLogps, ReplyRows, ReplyTokenLogps } from './reply_logps';
 export { defaultDpoObjective, dpoObjective, encodeDpoPairs, preferenceRows, referenceLogps } from './dpo';
 export { defaultSimpoObjective, simpoObjective } from './simpo';
+export { defaultKtoObjective, ktoBatches, ktoObjective, ktoSingles } from './kto';
+export type { KtoBatch, KtoBatchesOptions, KtoSingle } from './kto';
 export type { ReferenceLogpsOptions } from './dpo';
 export { DpoStallError, dpoStallCheck } from './dpo_stall';
 export type { DpoStallOptions } from './dpo_stall';

@@ -8,13 +8,14 @@ import type { Objective } from './objective';
 import { defaultRewardObjective } from './reward';
 import { defaultRlObjective } from './rl';
 import { defaultSimpoObjective } from './simpo';
+import { defaultKtoObjective } from './kto';
 import { sftObjective } from './sft';
 
 let registry: Map<string, Objective<unknown>> | null = null;
 
 function objectives(): Map<string, Objective<unknown>> {
   registry ??= new Map(
-    [lmObjective, sftObjective, defaultRewardObjective, defaultDpoObjective, defaultSimpoObjective, defaultRlObjective].map((o) => [o.name, o as Objective<unknown>] as [string, Objective<unknown>]),
+    [lmObjective, sftObjective, defaultRewardObjective, defaultDpoObjective, defaultSimpoObjective, defaultKtoObjective, defaultRlObjective].map((o) => [o.name, o as Objective<unknown>] as [string, Objective<unknown>]),
   );
   return registry;
 }
