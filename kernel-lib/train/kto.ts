@@ -97,9 +97,12 @@ export function ktoBatches(singles: KtoSingle[], o: KtoBatchesOptions): AsyncBat
       if (picked.length < 2) picked.push(singles[order[0]]); // a lone last row of an epoch gets a partner for the KL estimate
       const rows = rowsOf(picked, o.padId);
       // Prompt i with the reply of row i + 1: replies unrelated to their prompt, whose log-ratio estimates KL(π || π_ref).
+      // A long prompt with a long reply can outgrow the context: the mismatched reply is cut to fit (it only estimates z0).
+      const room = o.policy.config.max_position_embeddings;
       const mismatched = rowsOf(picked.map((s, i) => {
         const other = picked[(i + 1) % picked.length];
-        return { ids: [...s.ids.slice(0, s.promptLength), ...other.ids.slice(other.promptLength)], promptLength: s.promptLength };
+        const reply = other.ids.slice(other.promptLength).slice(0, Math.max(1, room - s.promptLength));
+        return { ids: [...s.ids.slice(0, s.promptLength), ...reply], promptLength: s.promptLength };
       }), o.padId);
       const policyKl = summedLogps(o.policy, mismatched);
       const referenceKl = summedLogps(o.reference, mismatched);

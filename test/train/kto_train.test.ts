@@ -46,6 +46,11 @@ describe('train/kto: unpaired desirable and undesirable replies', function () {
     const moved = createDecoder(config, 3);
     const other = await ktoBatches(singles, { policy: moved, reference, batchSize: 4, padId: tokenizer.pad, seed: 1 }).batch(0, 0);
     assert.ok(other.z0 >= 0);
+    // A short prompt's reply matched to a long prompt is cut to the context, not an error.
+    const longPrompt = { id: 'long', ids: Array.from({ length: config.max_position_embeddings - 2 }, (_, k) => 5 + (k % 50)), promptLength: config.max_position_embeddings - 3, desirable: true };
+    const longReply = { id: 'reply', ids: [6, 7, ...Array.from({ length: 40 }, () => 9)], promptLength: 2, desirable: false };
+    const cut = await ktoBatches([longPrompt, longReply], { policy, reference, batchSize: 2, padId: tokenizer.pad }).batch(0, 0);
+    assert.ok(Number.isFinite(cut.z0));
     assert.throws(() => ktoBatches(singles.slice(0, 1), { policy, reference, batchSize: 4, padId: tokenizer.pad }), /1 singles; the KL estimate needs at least two/);
     for (const m of [policy, reference, moved]) disposeDecoder(m);
   });
