@@ -13,7 +13,7 @@ import type { ChatMessage, ChatTemplate } from '../text/chat_types';
 import { dpoLoss, dpoLossSettings, type DpoLossOptions } from './dpo_loss';
 import { splitByRows, type MetricReduce, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 import { encodePreferences, preferenceBatch, preferenceBatchTokens, slicePreferenceBatch, type EncodePreferencesOptions, type EncodedPair, type PreferenceBatch } from './preference_batch';
-import { replyLogps, type ReplyRows } from './reply_logps';
+import { replyLogps, type ReplyLogps, type ReplyRows } from './reply_logps';
 
 /**
  * Pairs as token ids with the prompt's length: encodePreferences, plus a
@@ -92,14 +92,42 @@ export function referenceLogps(reference: Decoder, pairs: EncodedPair[], options
 
 const DPO_METRICS: Record<string, MetricReduce> = { num_tokens: 'total' };
 
-function checkDpoBatch(batch: PreferenceBatch, model: Decoder): void {
-  if (!batch.promptLengths) throw new Error('dpo objective: the batch has no prompt lengths; encode the pairs with encodeDpoPairs');
-  if (!batch.refChosen || !batch.refRejected) throw new Error('dpo objective: the batch has no reference log-probabilities; attach them with referenceLogps(reference, pairs) first');
+/** Throws, naming the pair, side and position, when a reply row holds an id outside the model's vocabulary. */
+export function checkPairIds(batch: PreferenceBatch, model: Decoder, where: string): void {
   const V = model.config.vocab_size;
   for (const [side, rows] of [['chosen', batch.chosen], ['rejected', batch.rejected]] as const) {
     const k = rows.findIndex((id) => !(id >= 0 && id < V));
-    if (k >= 0) throw new Error(`dpo objective: pair ${batch.ids?.[Math.floor(k / batch.length)] ?? Math.floor(k / batch.length)} (${side}), position ${k % batch.length}: id ${rows[k]} is outside the vocabulary [0, ${V - 1}]`);
+    if (k >= 0) throw new Error(`${where}: pair ${batch.ids?.[Math.floor(k / batch.length)] ?? Math.floor(k / batch.length)} (${side}), position ${k % batch.length}: id ${rows[k]} is outside the vocabulary [0, ${V - 1}]`);
   }
+}
+
+function checkDpoBatch(batch: PreferenceBatch, model: Decoder): void {
+  if (!batch.promptLengths) throw new Error('dpo objective: the batch has no prompt lengths; encode the pairs with encodeDpoPairs');
+  if (!batch.refChosen || !batch.refRejected) throw new Error('dpo objective: the batch has no reference log-probabilities; attach them with referenceLogps(reference, pairs) first');
+  checkPairIds(batch, model, 'dpo objective');
+}
+
+/**
+ * The policy's reply log-probabilities of a batch's chosen and rejected
+ * rows in one forward (dropout masks drawn per global pair and side), with
+ * per-side views: what every pairwise preference objective starts from.
+ */
+export function pairLogps(model: Decoder, batch: PreferenceBatch, context: ObjectiveContext): {
+  r: ReplyLogps; side: (t: tf.Tensor1D, k: 0 | 1) => tf.Tensor1D; tokens: (k: 0 | 1) => tf.Tensor1D;
+} {
+  const P = batch.pairs;
+  const seed = context.dropoutSeed;
+  const first = context.firstRow ?? 0;
+  const dropoutRowSeeds = seed === undefined ? undefined : [
+    ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:chosen`)),
+    ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:rejected`)),
+  ];
+  const r = replyLogps(model, preferenceRows(batch), { dropoutRowSeeds });
+  return {
+    r,
+    side: (t, k) => tf.slice(t, [k * P], [P]) as tf.Tensor1D,
+    tokens: (k) => tf.tensor1d(Float32Array.from(r.tokens.slice(k * P, (k + 1) * P))),
+  };
 }
 
 /**
@@ -123,15 +151,7 @@ export function dpoObjective(options: DpoLossOptions = {}): Objective<Preference
     loss(model: Decoder, batch: PreferenceBatch, context: ObjectiveContext): ObjectiveOutput {
       checkDpoBatch(batch, model);
       const P = batch.pairs;
-      const seed = context.dropoutSeed;
-      const first = context.firstRow ?? 0;
-      const dropoutRowSeeds = seed === undefined ? undefined : [
-        ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:chosen`)),
-        ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:rejected`)),
-      ];
-      const r = replyLogps(model, preferenceRows(batch), { dropoutRowSeeds });
-      const half = (t: tf.Tensor1D, k: number) => tf.slice(t, [k * P], [P]) as tf.Tensor1D;
-      const tokens = (k: number) => tf.tensor1d(Float32Array.from(r.tokens.slice(k * P, (k + 1) * P)));
+      const { r, side: half, tokens } = pairLogps(model, batch, context);
       const settings = batch.dpo ?? options;
       const out = dpoLoss({
         policyChosen: half(r.logps, 0), policyRejected: half(r.logps, 1),

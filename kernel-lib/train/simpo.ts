@@ -4,20 +4,14 @@
 // a step runs one model. Logged with the DPO names TRL's CPOTrainer uses for it.
 import * as tf from '@tensorflow/tfjs';
 import type { Decoder } from '../model/decoder';
-import { hashString } from '../runtime/seed';
-import { preferenceRows } from './dpo';
+import { checkPairIds, pairLogps } from './dpo';
 import { splitByRows, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 import { preferenceBatchTokens, slicePreferenceBatch, type PreferenceBatch } from './preference_batch';
-import { replyLogps } from './reply_logps';
 import { simpoLoss, type SimpoOptions } from './simpo_loss';
 
 function checkSimpoBatch(batch: PreferenceBatch, model: Decoder): void {
   if (!batch.promptLengths) throw new Error('simpo objective: the batch has no prompt lengths; encode the pairs with encodeDpoPairs');
-  const V = model.config.vocab_size;
-  for (const [side, rows] of [['chosen', batch.chosen], ['rejected', batch.rejected]] as const) {
-    const k = rows.findIndex((id) => !(id >= 0 && id < V));
-    if (k >= 0) throw new Error(`simpo objective: pair ${batch.ids?.[Math.floor(k / batch.length)] ?? Math.floor(k / batch.length)} (${side}), position ${k % batch.length}: id ${rows[k]} is outside the vocabulary [0, ${V - 1}]`);
-  }
+  checkPairIds(batch, model, 'simpo objective');
 }
 
 /**
@@ -39,15 +33,7 @@ export function simpoObjective(options: SimpoOptions = {}): Objective<Preference
     loss(model: Decoder, batch: PreferenceBatch, context: ObjectiveContext): ObjectiveOutput {
       checkSimpoBatch(batch, model);
       const P = batch.pairs;
-      const seed = context.dropoutSeed;
-      const first = context.firstRow ?? 0;
-      const dropoutRowSeeds = seed === undefined ? undefined : [
-        ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:chosen`)),
-        ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:rejected`)),
-      ];
-      const r = replyLogps(model, preferenceRows(batch), { dropoutRowSeeds });
-      const half = (t: tf.Tensor1D, k: number) => tf.slice(t, [k * P], [P]) as tf.Tensor1D;
-      const tokens = (k: number) => tf.tensor1d(Float32Array.from(r.tokens.slice(k * P, (k + 1) * P)));
+      const { r, side: half, tokens } = pairLogps(model, batch, context);
       const out = simpoLoss({ policyChosen: half(r.logps, 0), policyRejected: half(r.logps, 1), chosenTokens: tokens(0), rejectedTokens: tokens(1) }, batch.simpo ?? options);
       return {
         lossSum: tf.mul(out.loss, P),
