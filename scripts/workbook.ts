@@ -30,6 +30,7 @@ options:
   --notebooks DIR       notebooks folder (default notebooks)
   --bands FILE          expected bands of figures (default bands.json in the notebooks folder)
   --no-bands            record and list figures, check none against bands
+  --no-images           keep figures interactive only (no static images drawn in Chromium)
   --list                list the notebooks that would run, and exit
   -h, --help            this text`;
 
@@ -46,6 +47,7 @@ async function main(): Promise<number> {
       notebooks: { type: 'string', default: path.join(root, 'notebooks') },
       bands: { type: 'string' },
       'no-bands': { type: 'boolean', default: false },
+      'no-images': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -102,6 +104,7 @@ async function main(): Promise<number> {
     log: (line) => console.error(line),
     signal: stop.signal,
     bandsFile: values['no-bands'] ? null : values.bands,
+    images: !values['no-images'],
   });
   console.log('\n' + summaryTable(manifest.notebooks));
   const figures = figuresTable(manifest.notebooks, manifest.mode);

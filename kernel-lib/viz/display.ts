@@ -21,6 +21,19 @@ function kernelWriter(): WriteDisplayData | null {
   }
 }
 
+/**
+ * The front-end session of the cell running now (a page reload starts a new
+ * one), from the project's tslab patch; null outside a kernel.
+ */
+export function frontEndSession(): string | null {
+  try {
+    const jupyter = require('tslab/dist/jupyter') as { lastExecuteSession?: string | null };
+    return jupyter.lastExecuteSession ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** True when running inside a tslab kernel with a cell executing. */
 export function inKernel(): boolean {
   return kernelWriter() !== null;

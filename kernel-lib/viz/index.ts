@@ -1,6 +1,6 @@
-export { displayBundle, escapeHtml, inKernel } from './display';
+export { displayBundle, escapeHtml, frontEndSession, inKernel } from './display';
 export type { MimeBundle } from './display';
-export { plotlyBundle, plotlyLibraryBundle, showPlot } from './plotly';
+export { LIBRARY_ATTRIBUTE, plotlyBundle, plotlyLibraryBundle, showPlot } from './plotly';
 export { liveLossPlot } from './live_plot';
 export type { LivePlotCallback, LivePlotOptions } from './live_plot';
 export type { PlotlyFigure } from './plotly';

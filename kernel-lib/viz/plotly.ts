@@ -1,11 +1,14 @@
 // Plotly figures in a notebook. Each output carries the figure as Plotly JSON
 // (rendered natively where a front end has Plotly's renderer) and as HTML that
 // draws it with plotly.js (rendered in trusted notebooks and HTML exports).
-// plotly.js (4.8 MB minified) is inlined in the first figure of a kernel
-// session only; later figures reuse the window.Plotly it defines.
+// plotly.js (4.8 MB minified) is inlined in the first figure a front-end
+// session (a page) receives; later figures reuse the window.Plotly it defines,
+// and after a page reload the next figure brings it again. The headless runner
+// replaces the scripts' output by a static image (scripts/workbook/static_figures.ts)
+// and drops the library, which it finds by LIBRARY_ATTRIBUTE.
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import { displayBundle, type MimeBundle } from './display';
+import { displayBundle, frontEndSession, type MimeBundle } from './display';
 
 export interface PlotlyFigure {
   data: Record<string, unknown>[];
@@ -13,7 +16,16 @@ export interface PlotlyFigure {
   config?: Record<string, unknown>;
 }
 
-let plotlyInlined = false;
+/** Marks the script element that carries plotly.js itself. */
+export const LIBRARY_ATTRIBUTE = 'data-workbook-library="plotly.js"';
+
+// The front-end session the library was last sent to ('' outside a kernel or
+// an unpatched tslab: then once per kernel).
+let inlinedFor: string | null = null;
+const needsLibrary = (): boolean => inlinedFor !== (frontEndSession() ?? '');
+const librarySent = (): void => {
+  inlinedFor = frontEndSession() ?? '';
+};
 
 function plotlyScript(): string {
   return fs.readFileSync(require.resolve('plotly.js-dist-min'), 'utf8');
@@ -23,12 +35,12 @@ function plotlyScript(): string {
 export function plotlyBundle(figure: PlotlyFigure, inlineLibrary: boolean): MimeBundle {
   const id = `plotly-${randomUUID()}`;
   const json = JSON.stringify(figure).replace(/</g, '\\u003c');
-  const library = inlineLibrary ? `<script type="text/javascript">${plotlyScript()}</script>\n` : '';
+  const library = inlineLibrary ? `<script type="text/javascript" ${LIBRARY_ATTRIBUTE}>${plotlyScript()}</script>\n` : '';
   const draw =
     `<div id="${id}" style="width:100%;height:${Number(figure.layout?.height ?? 400)}px"></div>\n` +
     `<script type="text/javascript">(function(){var f=${json};` +
     `if(window.Plotly){window.Plotly.newPlot("${id}",f.data,f.layout||{},f.config||{});}` +
-    `else{document.getElementById("${id}").textContent="plotly.js is not loaded: run the notebook's first figure cell, or trust the notebook.";}})();</script>`;
+    `else if(!document.getElementById("${id}").firstChild){document.getElementById("${id}").textContent="plotly.js is not loaded: re-run this cell, or trust the notebook.";}})();</script>`;
   const title = (figure.layout?.title as { text?: string } | string | undefined) ?? '';
   const traces = figure.data.map((t) => `${t.type ?? 'scatter'}${t.name ? ` '${t.name}'` : ''}`).join(', ');
   return {
@@ -43,14 +55,14 @@ export function plotlyBundle(figure: PlotlyFigure, inlineLibrary: boolean): Mime
  * redrawn in place (their updates then stay small). No-op after the first call.
  */
 export function plotlyLibraryBundle(): MimeBundle {
-  if (plotlyInlined) return { 'text/plain': '' };
-  plotlyInlined = true;
-  return { 'text/html': `<script type="text/javascript">${plotlyScript()}</script>`, 'text/plain': '' };
+  if (!needsLibrary()) return { 'text/plain': '' };
+  librarySent();
+  return { 'text/html': `<script type="text/javascript" ${LIBRARY_ATTRIBUTE}>${plotlyScript()}</script>`, 'text/plain': '' };
 }
 
 /** Shows a Plotly figure in the notebook. */
 export function showPlot(figure: PlotlyFigure): void {
-  const inline = !plotlyInlined;
+  const inline = needsLibrary();
   displayBundle(plotlyBundle(figure, inline));
-  plotlyInlined = true;
+  librarySent();
 }

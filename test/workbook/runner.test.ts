@@ -9,6 +9,7 @@ import { errorFromStderr } from '../../scripts/workbook/execute';
 import type { CodeCell, Notebook, Output } from '../../scripts/workbook/notebook';
 import { parseParameter, sourceText } from '../../scripts/workbook/notebook';
 import { runWorkbook, selectNotebooks, type Manifest } from '../../scripts/workbook/run';
+import { findChromium } from '../../scripts/workbook/static_figures';
 import { root, fixtures, tempDir, runCli } from './helpers';
 
 function read(file: string): Notebook {
@@ -90,6 +91,15 @@ describe('workbook runner: 00-setup through the real kernel', () => {
     assert.equal(fig.data[0].y.length, 60);
     assert.match(plot.data['text/html'] as string, /Plotly\.newPlot/);
     assert.match(plot.data['text/plain'] as string, /Plotly figure/);
+    if (findChromium()) {
+      // Static image first in the HTML (what an untrusted front end shows), and plotly.js no longer in the notebook.
+      assert.match(plot.data['text/html'] as string, /^<div id="plotly-[^"]+"[^>]*><img src="data:image\/png;base64,/);
+      assert.equal(Buffer.from(plot.data['image/png'] as string, 'base64').subarray(1, 4).toString('latin1'), 'PNG');
+      assert.ok(!fs.readFileSync(file, 'utf8').includes('data-workbook-library'), 'plotly.js dropped');
+      assert.ok(fs.statSync(file).size < 500_000, `executed notebook is ${fs.statSync(file).size} bytes`);
+    } else {
+      console.log('      (static images not checked: no Chromium found)');
+    }
 
     const danfo = cellById(nb, 'danfo').outputs[0] as Extract<Output, { output_type: 'display_data' }>;
     assert.match(danfo.data['text/html'] as string, /<th>step<\/th><th>loss<\/th><th>drop<\/th>/);
