@@ -64,43 +64,54 @@ export function tokenViewText(view: TokenView): string {
   return `${view.title ? view.title + ' — ' : ''}${summary(view)}\n${body}`;
 }
 
-const STYLE = [
-  '.tv{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;line-height:2.1;margin:4px 0}',
-  '.tv-t{border:1px solid #c8c8c8;border-radius:3px;padding:1px 2px;margin:0 1px;white-space:pre;background:#f4f4f4;color:#555}',
-  '.tv-t.tr{background:#c9f2c9;border-color:#3a9a3a;color:#0b3d0b}',
-  '.tv-t.sp{font-weight:bold;border-color:#7a3fbf;color:#5a1f9f}',
-  '.tv-t.sp.tr{background:#c9f2c9}',
-  '.tv-h{font-family:sans-serif;font-size:12px;color:#333}',
-  '.tv-k{font-family:sans-serif;font-size:11px;color:#666}',
-  '.tv-grid{display:grid;gap:12px;align-items:start}',
-].join('');
+// Inline styles, not a <style> block or classes: front ends sanitise the HTML
+// of an untrusted notebook (every notebook executed elsewhere), which drops
+// <style> elements but keeps style attributes (JupyterLab's sanitiser allows
+// each property used here). The classes stay as names for tests and readers.
+const CSS = {
+  view: 'font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;line-height:2.1;margin:4px 0',
+  token: 'border:1px solid #c8c8c8;border-radius:3px;padding:1px 2px;margin:0 1px;white-space:pre;background-color:#f4f4f4;color:#555555',
+  trained: 'background-color:#c9f2c9;border-color:#3a9a3a;color:#0b3d0b',
+  special: 'font-weight:bold;border-color:#7a3fbf;color:#5a1f9f',
+  header: 'font-family:sans-serif;font-size:12px;color:#333333',
+  legend: 'font-family:sans-serif;font-size:11px;color:#666666',
+  grid: 'display:grid;gap:12px;align-items:start',
+};
+
+function tokenStyle(trainable: boolean, special: boolean): string {
+  return [CSS.token, trainable ? CSS.trained : '', special ? CSS.special : ''].filter(Boolean).join(';');
+}
+
+function tokenSpan(text: string, trainable: boolean, special: boolean, title?: string): string {
+  const cls = ['tv-t', trainable ? 'tr' : '', special ? 'sp' : ''].filter(Boolean).join(' ');
+  return `<span class="${cls}" style="${tokenStyle(trainable, special)}"${title ? ` title="${title}"` : ''}>${text}</span>`;
+}
 
 function viewHtml(view: TokenView): string {
   const spans = view.tokens
     .map((t) => {
-      const cls = ['tv-t', t.trainable ? 'tr' : '', t.special ? 'sp' : ''].filter(Boolean).join(' ');
       const newline = !t.special && t.text.endsWith('\n') ? '<br>' : '';
-      return `<span class="${cls}" title="id ${t.id}">${escapeHtml(visible(t.text))}</span>${newline}`;
+      return tokenSpan(escapeHtml(visible(t.text)), t.trainable, t.special, `id ${t.id}`) + newline;
     })
     .join('');
   const title = view.title ? `<b>${escapeHtml(view.title)}</b> · ` : '';
-  return `<div><div class="tv-h">${title}${summary(view)}</div><div class="tv">${spans}</div></div>`;
+  return `<div><div class="tv-h" style="${CSS.header}">${title}${summary(view)}</div><div class="tv" style="${CSS.view}">${spans}</div></div>`;
 }
 
 const LEGEND =
-  '<div class="tv-k"><span class="tv-t tr">trained on</span> assistant tokens in the loss · ' +
-  '<span class="tv-t sp">special</span> special token · <span class="tv-t">context</span> not trained on · ' +
+  `<div class="tv-k" style="${CSS.legend}">${tokenSpan('trained on', true, false)} assistant tokens in the loss · ` +
+  `${tokenSpan('special', false, true)} special token · ${tokenSpan('context', false, false)} not trained on · ` +
   '· space, ↵ newline, → tab; hover a token for its id</div>';
 
 /** HTML and text for one view. */
 export function tokenViewBundle(view: TokenView): MimeBundle {
-  return { 'text/html': `<style>${STYLE}</style>${LEGEND}${viewHtml(view)}`, 'text/plain': tokenViewText(view) };
+  return { 'text/html': `${LEGEND}${viewHtml(view)}`, 'text/plain': tokenViewText(view) };
 }
 
 /** HTML and text for several views side by side (e.g. one conversation under several templates). */
 export function sideBySideBundle(views: TokenView[], options: { columns?: number } = {}): MimeBundle {
   const columns = options.columns ?? Math.min(views.length, 2);
-  const html = `<style>${STYLE}</style>${LEGEND}<div class="tv-grid" style="grid-template-columns:repeat(${columns},minmax(0,1fr))">${views.map(viewHtml).join('')}</div>`;
+  const html = `${LEGEND}<div class="tv-grid" style="${CSS.grid};grid-template-columns:repeat(${columns},minmax(0,1fr))">${views.map(viewHtml).join('')}</div>`;
   return { 'text/html': html, 'text/plain': views.map(tokenViewText).join('\n\n') };
 }
 
