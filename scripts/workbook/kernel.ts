@@ -87,7 +87,8 @@ function tslabBinary(): string {
 }
 
 export class KernelClient {
-  readonly session = randomUUID();
+  /** The client session sent in every header; a front end starts a new one when its page reloads. */
+  session: string = randomUUID();
   private shell = new zmq.Dealer();
   private control = new zmq.Dealer();
   private iopub = new zmq.Subscriber();
