@@ -8,8 +8,8 @@ import { FIGURES_FILE_ENV } from '../../kernel-lib/runtime/figures';
 import { loadBands, type Bands } from './bands';
 import { executeNotebook, type CellFailure } from './execute';
 import { checkFigures, FigureLog, figuresSummary, type FigureRecord } from './figures';
-import { checkKernelspec, injectParameters, readNotebook, writeNotebook, type Notebook, type ParameterValue } from './notebook';
-import { addStaticFigures, chromiumImager, findChromium, type FigureImager } from './static_figures';
+import { checkKernelspec, injectParameters, readNotebook, writeNotebook, type ParameterValue } from './notebook';
+import { addStaticFigures, chromiumImager, findChromium, hasFigures, type FigureImager } from './static_figures';
 
 export type Mode = 'quick' | 'full';
 
@@ -103,108 +103,105 @@ export function selectNotebooks(dir: string, select: string[]): string[] {
 
 function git(args: string[], cwd: string): string | null {
   try {
-      return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    } catch {
-      return null;
-    }
+    return execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
   }
+}
 
-  // Read from node_modules directly: some packages' export maps hide package.json.
-  function packageVersion(name: string): string {
-    try {
-      const file = path.resolve(__dirname, '..', '..', 'node_modules', name, 'package.json');
-      return JSON.parse(fs.readFileSync(file, 'utf8')).version;
-    } catch {
-      return 'not installed';
-    }
+// Read from node_modules directly: some packages' export maps hide package.json.
+function packageVersion(name: string): string {
+  try {
+    const file = path.resolve(__dirname, '..', '..', 'node_modules', name, 'package.json');
+    return JSON.parse(fs.readFileSync(file, 'utf8')).version;
+  } catch {
+    return 'not installed';
   }
+}
 
-  function versions(): Record<string, string> {
-    const names = ['tslab', '@tslab/typescript-for-tslab', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'danfojs-node', 'apache-arrow', 'plotly.js-dist-min', 'zeromq'];
-    const own = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
-    const out: Record<string, string> = { node: process.versions.node, workbook: own.version };
-    for (const name of names) out[name] = packageVersion(name);
-    return out;
+function versions(): Record<string, string> {
+  const names = ['tslab', '@tslab/typescript-for-tslab', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'danfojs-node', 'apache-arrow', 'plotly.js-dist-min', 'zeromq'];
+  const own = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const out: Record<string, string> = { node: process.versions.node, workbook: own.version };
+  for (const name of names) out[name] = packageVersion(name);
+  return out;
+}
+
+/** 12.3s under a minute, else 5m07s (rounded to whole seconds first, so never 5m60s). */
+export function formatSeconds(s: number): string {
+  if (s < 59.95) return `${s.toFixed(1)}s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)}m${(whole % 60).toString().padStart(2, '0')}s`;
+}
+
+/** A plain-text table: one row per notebook, with the first line of each failure in full (it is the last column). */
+export function summaryTable(records: NotebookRecord[]): string {
+  const rows = [['notebook', 'status', 'cells', 'time', 'figures', 'failure']];
+  for (const r of records) {
+    const f = r.failure;
+    const where = f && f.cell > 0 ? `cell ${f.cell}${f.cellId ? ` [${f.cellId}]` : ''}: ` : '';
+    const failure = f ? `${where}${f.ename}: ${f.evalue}`.split('\n')[0] : '';
+    rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), figuresSummary(r.figures), failure]);
   }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd();
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
 
-  /** 12.3s under a minute, else 5m07s (rounded to whole seconds first, so never 5m60s). */
-  export function formatSeconds(s: number): string {
-    if (s < 59.95) return `${s.toFixed(1)}s`;
-    const whole = Math.round(s);
-    return `${Math.floor(whole / 60)}m${(whole % 60).toString().padStart(2, '0')}s`;
-  }
+/** Notebooks the bands name that the folder does not hold: a typo, or a notebook still to be written. */
+function unknownNotebooks(bands: Bands, notebooksDir: string): string[] {
+  const present = new Set(selectNotebooks(notebooksDir, []).map((f) => f.replace(/\.ipynb$/, '')));
+  return Object.keys(bands.notebooks)
+    .filter((n) => !present.has(n))
+    .map((n) => `${bands.file} has bands for '${n}', which is not a notebook in ${notebooksDir}: they are not checked`);
+}
 
-  /** A plain-text table: one row per notebook, with the first line of each failure in full (it is the last column). */
-  export function summaryTable(records: NotebookRecord[]): string {
-    const rows = [['notebook', 'status', 'cells', 'time', 'figures', 'failure']];
-    for (const r of records) {
-      const f = r.failure;
-      const where = f && f.cell > 0 ? `cell ${f.cell}${f.cellId ? ` [${f.cellId}]` : ''}: ` : '';
-      const failure = f ? `${where}${f.ename}: ${f.evalue}`.split('\n')[0] : '';
-      rows.push([r.name, r.status, `${r.codeCellsRun}/${r.codeCellCount}`, formatSeconds(r.seconds), figuresSummary(r.figures), failure]);
-    }
-    const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-    const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd();
-    return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-  }
+/** Starts Chromium once for the run, on the first notebook that needs it; null (said once) where there is none. */
+function imagerForRun(options: RunOptions): { get(): Promise<FigureImager | null>; close(): Promise<void> } {
+  let pending: Promise<FigureImager | null> | null = null;
+  return {
+    get() {
+      if (options.images === false) return Promise.resolve(null);
+      pending ??= (async () => {
+        const chromium = findChromium();
+        if (!chromium) {
+          options.log('note: no Chromium found (set CHROMIUM_PATH, or install Debian\'s chromium): executed notebooks keep interactive figures only, which untrusted front ends show blank');
+          return null;
+        }
+        try {
+          return await chromiumImager(chromium);
+        } catch (err) {
+          options.log(`note: Chromium at ${chromium} did not start (${(err as Error).message.split('\n')[0]}): executed notebooks keep interactive figures only`);
+          return null;
+        }
+      })();
+      return pending;
+    },
+    async close() {
+      const imager = pending ? await pending : null;
+      await imager?.close();
+    },
+  };
+}
 
-  /** Notebooks the bands name that the folder does not hold: a typo, or a notebook still to be written. */
-  function unknownNotebooks(bands: Bands, notebooksDir: string): string[] {
-    const present = new Set(selectNotebooks(notebooksDir, []).map((f) => f.replace(/\.ipynb$/, '')));
-    return Object.keys(bands.notebooks)
-      .filter((n) => !present.has(n))
-      .map((n) => `${bands.file} has bands for '${n}', which is not a notebook in ${notebooksDir}: they are not checked`);
-  }
+export async function runWorkbook(options: RunOptions): Promise<Manifest> {
+  const notebooksDir = path.resolve(options.notebooksDir);
+  const outDir = path.resolve(options.outDir);
+  if (outDir === notebooksDir) throw new Error(`output folder ${outDir} is the notebooks folder; executed notebooks never overwrite their sources`);
+  const names = selectNotebooks(notebooksDir, options.select);
+  const bands = loadBands(options.bandsFile, notebooksDir);
+  const bandWarnings = bands ? unknownNotebooks(bands, notebooksDir) : [];
+  bandWarnings.forEach((w) => options.log(`warning: ${w}`));
+  fs.mkdirSync(outDir, { recursive: true });
+  const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'workbook-runtime-'));
+  const started = Date.now();
+  const records: NotebookRecord[] = [];
+  const parameters = { mode: options.mode, seed: options.seed, ...options.parameters };
+  const note = [`--mode ${options.mode}`, `--seed ${options.seed}`, ...Object.entries(options.parameters).map(([k, v]) => `-p ${k}=${JSON.stringify(v)}`)].join(' ');
 
-  /** Starts Chromium once for the run, on the first notebook that needs it; null (said once) where there is none. */
-  function imagerForRun(options: RunOptions): { get(): Promise<FigureImager | null>; close(): Promise<void> } {
-    let pending: Promise<FigureImager | null> | null = null;
-    return {
-      get() {
-        if (options.images === false) return Promise.resolve(null);
-        pending ??= (async () => {
-          const chromium = findChromium();
-          if (!chromium) {
-            options.log('note: no Chromium found (set CHROMIUM_PATH, or install Debian\'s chromium): executed notebooks keep interactive figures only, which untrusted front ends show blank');
-            return null;
-          }
-          try {
-            return await chromiumImager(chromium);
-          } catch (err) {
-            options.log(`note: Chromium at ${chromium} did not start (${(err as Error).message.split('\n')[0]}): executed notebooks keep interactive figures only`);
-            return null;
-          }
-        })();
-        return pending;
-      },
-      async close() {
-        const imager = pending ? await pending : null;
-        await imager?.close();
-      },
-    };
-  }
-
-  const hasFigures = (nb: Notebook): boolean =>
-    nb.cells.some((c) => c.cell_type === 'code' && c.outputs.some((o) => 'data' in o && 'application/vnd.plotly.v1+json' in o.data));
-
-  export async function runWorkbook(options: RunOptions): Promise<Manifest> {
-    const notebooksDir = path.resolve(options.notebooksDir);
-    const outDir = path.resolve(options.outDir);
-    if (outDir === notebooksDir) throw new Error(`output folder ${outDir} is the notebooks folder; executed notebooks never overwrite their sources`);
-    const names = selectNotebooks(notebooksDir, options.select);
-    const bands = loadBands(options.bandsFile, notebooksDir);
-    const bandWarnings = bands ? unknownNotebooks(bands, notebooksDir) : [];
-    bandWarnings.forEach((w) => options.log(`warning: ${w}`));
-    fs.mkdirSync(outDir, { recursive: true });
-    const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'workbook-runtime-'));
-    const started = Date.now();
-    const records: NotebookRecord[] = [];
-    const parameters = { mode: options.mode, seed: options.seed, ...options.parameters };
-    const note = [`--mode ${options.mode}`, `--seed ${options.seed}`, ...Object.entries(options.parameters).map(([k, v]) => `-p ${k}=${JSON.stringify(v)}`)].join(' ');
-
-    const interrupted = () => (options.signal?.aborted ? String(options.signal.reason ?? 'aborted') : null);
-    const imager = imagerForRun(options);
-    try {
+  const interrupted = () => (options.signal?.aborted ? String(options.signal.reason ?? 'aborted') : null);
+  const imager = imagerForRun(options);
+  try {
     for (const [i, file] of names.entries()) {
       if (interrupted()) break;
       const name = file.replace(/\.ipynb$/, '');

@@ -14,10 +14,13 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import { LIBRARY_ATTRIBUTE } from '../../kernel-lib/viz/plotly';
 import type { MimeBundle, Notebook, Output } from './notebook';
 
 const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
-const LIBRARY_SCRIPT = /<script\b[^>]*data-workbook-library="plotly\.js"[^>]*>[\s\S]*?<\/script>\s*/;
+// The script element kernel-lib/viz marks as carrying plotly.js.
+const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const LIBRARY_SCRIPT = new RegExp(`<script\\b[^>]*${escapeRegExp(LIBRARY_ATTRIBUTE)}[^>]*>[\\s\\S]*?</script>\\s*`);
 const LIBRARY_SCRIPTS = new RegExp(LIBRARY_SCRIPT.source, 'g');
 
 export interface PlotlyJson {
@@ -72,6 +75,11 @@ export async function chromiumImager(executablePath: string): Promise<FigureImag
     await browser.close();
     throw err;
   }
+}
+
+/** Whether any output of `nb` is a Plotly figure. */
+export function hasFigures(nb: Notebook): boolean {
+  return nb.cells.some((c) => c.cell_type === 'code' && c.outputs.some((o) => 'data' in o && PLOTLY_MIME in o.data));
 }
 
 const asText = (v: unknown): string => (Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '');
