@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { displayPath, figuresTable } from './workbook/figures';
 import { KernelClient } from './workbook/kernel';
 import { parseParameter, type ParameterValue } from './workbook/notebook';
+import { REPORT_FILE } from './workbook/report';
 import { runWorkbook, selectNotebooks, summaryTable, type Mode } from './workbook/run';
 
 /** Signals this close together are one press of Ctrl-C, relayed more than once. */
@@ -13,13 +14,15 @@ const SAME_PRESS_MS = 1500;
 const USAGE = `usage: npm run workbook -- [notebook ...] [options]
 
 Runs each notebook (all of notebooks/ by default, or those named: '04-sft',
-'04') in a fresh tslab kernel and writes the executed copies and manifest.json
-to the output folder. Figures a notebook records (recordFigure) go into the
-manifest and are checked against their band for the mode (notebooks/bands.json):
-a figure outside its band, or a banded figure never recorded, fails the
-notebook. Exits non-zero if any notebook failed. Ctrl-C (or SIGTERM) ends the
-running kernel and what its cells started, and writes the manifest marked
-interrupted (exit 130, or 143); a second one exits at once.
+'04') in a fresh tslab kernel and writes the executed copies, manifest.json
+and report.html (the run in one offline page: status, times, figures against
+their bands, every chart) to the output folder. Figures a notebook records
+(recordFigure) go into the manifest and are checked against their band for
+the mode (notebooks/bands.json): a figure outside its band, or a banded figure
+never recorded, fails the notebook. Exits non-zero if any notebook failed.
+Ctrl-C (or SIGTERM) ends the running kernel and what its cells started, and
+writes the manifest marked interrupted (exit 130, or 143); a second one exits
+at once.
 
 options:
   --mode quick|full     run size, injected as the parameter 'mode' (default quick)
@@ -110,6 +113,7 @@ async function main(): Promise<number> {
   const figures = figuresTable(manifest.notebooks, manifest.mode);
   if (figures) console.log(`\nfigures${manifest.bands.file ? ` (bands: ${displayPath(manifest.bands.file)})` : ' (no bands checked)'}:\n${figures}`);
   console.log(`\nexecuted notebooks and manifest.json in ${path.resolve(values.out)} (${manifest.totalSeconds.toFixed(1)}s)`);
+  console.log(`report: ${path.join(path.resolve(values.out), REPORT_FILE)}`);
   if (manifest.interrupted) {
     console.log(`interrupted by ${manifest.interrupted}`);
     return 128 + (os.constants.signals[manifest.interrupted as NodeJS.Signals] ?? 0);

@@ -9,6 +9,7 @@ import { loadBands, type Bands } from './bands';
 import { executeNotebook, type CellFailure } from './execute';
 import { checkFigures, FigureLog, figuresSummary, type FigureRecord } from './figures';
 import { checkKernelspec, injectParameters, readNotebook, writeNotebook, type ParameterValue } from './notebook';
+import { writeReport } from './report';
 import { addStaticFigures, chromiumImager, findChromium, hasFigures, type FigureImager } from './static_figures';
 
 export type Mode = 'quick' | 'full';
@@ -323,5 +324,7 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
     interrupted: interrupted(),
   };
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  const report = writeReport(manifest, outDir);
+  options.log(`report: ${report}`);
   return manifest;
 }
