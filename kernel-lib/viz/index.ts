@@ -8,3 +8,4 @@ export { showTable, tableBundle, toRows } from './table';
 export type { Row } from './table';
 export { showSideBySide, showTokens, sideBySideBundle, tokenView, tokenViewBundle, tokenViewText } from './token_view';
 export type { TokenNamer, TokenView, ViewToken } from './token_view';
+export * from './charts';
