@@ -5,7 +5,7 @@
 import type { Conversation, Message } from '../data';
 import type { Decoder } from '../model';
 import type { ChatTemplate } from '../text';
-import { displayBundle, showPlot, tableBundle, type MimeBundle, type PlotlyFigure } from '../viz';
+import { barChart, displayBundle, showPlot, tableBundle, type MimeBundle, type PlotlyFigure } from '../viz';
 import { accuracyRow, byFamily, scoreReply, selectTasks, type TaskSelection, type TaskSource } from './accuracy';
 import { EvalError } from './errors';
 import { replyDivergences, type ReplyDivergence } from './kl';
@@ -119,24 +119,17 @@ export function compareChart(rows: CompareRow[], metric: CompareMetric = 'accura
   const models = [...new Set(rows.map((r) => r.model))];
   const families = [...new Set(rows.map((r) => r.family))];
   const percent = metric === 'accuracy' || metric === 'contentAccuracy' || metric === 'stopRate' || metric === 'winRate';
-  return {
-    data: models.map((m) => ({
-      type: 'bar',
-      name: m,
-      x: families,
-      y: families.map((f) => {
-        const v = rows.find((r) => r.model === m && r.family === f)?.[metric];
-        return v === null || v === undefined || Number.isNaN(v) ? null : percent ? 100 * v : v;
-      }),
-    })),
-    layout: {
-      title: { text: title ?? `${metric}${percent ? ' (%)' : ''} by task family` },
-      barmode: 'group',
-      xaxis: { title: { text: 'task family' } },
-      yaxis: { title: { text: percent ? `${metric} (%)` : metric }, ...(percent ? { range: [0, 100] } : {}) },
-      height: 420,
-    },
+  const value = (m: string, f: string): number | null => {
+    const v = rows.find((r) => r.model === m && r.family === f)?.[metric];
+    return v === null || v === undefined || Number.isNaN(v) ? null : percent ? 100 * v : v;
   };
+  return barChart(families, models.map((m) => ({ name: m, values: families.map((f) => value(m, f)) })), {
+    title: title ?? `${metric}${percent ? ' (%)' : ''} by task family`,
+    categoryTitle: 'task family',
+    valueTitle: percent ? `${metric} (%)` : metric,
+    range: percent ? [0, 100] : undefined,
+    height: 420,
+  });
 }
 
 function checkEntries(entries: CompareEntry[], options: CompareOptions): { baseline: CompareEntry; reference: CompareEntry | null } {
