@@ -7,6 +7,7 @@
 import { generate, type Decoder, type SamplingOptions } from '../model';
 import type { ChatMessage, ChatTemplate, RenderOptions } from '../text';
 import { EvalError } from './errors';
+import { progressLine } from '../viz';
 
 /** What evaluation needs of a tokenizer; BpeTokenizer (trained here or loaded from tokenizer.json) has it. */
 export interface ChatTokenizer {
@@ -191,16 +192,26 @@ export async function generateReplies(
   return replies;
 }
 
-/** An onProgress that prints a line about every tenth of the run (or every 15 s), for notebooks and logs. */
+/**
+ * An onProgress for notebooks and logs: in a notebook one line updated in
+ * place, elsewhere a line about every tenth of the run (or every 15 s).
+ */
 export function progressLines(label: string): (progress: ReplyProgress) => void {
+  const line = progressLine();
   let lastPrinted = 0;
   let lastTime = 0;
   return (p) => {
+    const rate = p.seconds > 0 ? ` · ${Math.round(p.tokens / p.seconds)} tok/s` : '';
+    const detail = `replies · ${p.tokens} tokens${rate} · ${p.seconds.toFixed(1)} s`;
+    if (line) {
+      const eta = p.done > 0 ? (p.seconds / p.done) * (p.total - p.done) : null;
+      line.update({ label, done: p.done, total: p.total, detail, etaSeconds: eta, finished: p.done >= p.total });
+      return;
+    }
     const now = Date.now();
     if (p.done < p.total && p.done - lastPrinted < p.total / 10 && now - lastTime < 15000) return;
     lastPrinted = p.done;
     lastTime = now;
-    const rate = p.seconds > 0 ? ` · ${Math.round(p.tokens / p.seconds)} tok/s` : '';
-    console.log(`${label} ${p.done}/${p.total} replies · ${p.tokens} tokens${rate} · ${p.seconds.toFixed(1)} s`);
+    console.log(`${label} ${p.done}/${p.total} ${detail}`);
   };
 }

@@ -4,6 +4,8 @@ export { LIBRARY_ATTRIBUTE, plotlyBundle, plotlyLibraryBundle, showPlot } from '
 export { liveLossPlot } from './live_plot';
 export type { LivePlotCallback, LivePlotOptions } from './live_plot';
 export type { PlotlyFigure } from './plotly';
+export { PROGRESS_MIME, progressBundle, progressLine, progressText } from './progress_line';
+export type { ProgressLine, ProgressState } from './progress_line';
 export { showTable, tableBundle, toRows } from './table';
 export type { Row } from './table';
 export { showSideBySide, showTokens, sideBySideBundle, tokenView, tokenViewBundle, tokenViewText } from './token_view';

@@ -30,6 +30,8 @@ export interface ExecuteOptions {
   onCellDone?: (cellIndex: number, cellId: string | null) => void;
   /** Aborting it ends the kernel at once; the running cell is recorded as interrupted. */
   signal?: AbortSignal;
+  /** Called with each display and display update a cell sends (progress lines among them). */
+  onDisplay?: (data: MimeBundle) => void;
 }
 
 export interface ExecuteResult {
@@ -89,7 +91,10 @@ class OutputCollector {
   stderr = '';
   private clearPending = false;
 
-  constructor(private readonly displays: Map<string, Output[]>) {}
+  constructor(
+    private readonly displays: Map<string, Output[]>,
+    private readonly onDisplay?: (data: MimeBundle) => void,
+  ) {}
 
   /** Told the id of the request this cell's messages answer, once. */
   onFirstMessage: ((requestId: string) => void) | null = null;
@@ -123,6 +128,7 @@ class OutputCollector {
                 metadata: content.metadata ?? {},
               };
         this.outputs.push(output);
+        this.onDisplay?.(output.data);
         const id = content.transient?.display_id;
         if (typeof id === 'string') {
           const list = this.displays.get(id) ?? [];
@@ -134,6 +140,7 @@ class OutputCollector {
       case 'update_display_data': {
         // Updates every output shown with this id, in any cell, as front ends do.
         const id = content.transient?.display_id;
+        this.onDisplay?.(normaliseBundle(content.data ?? {}));
         for (const output of this.displays.get(id) ?? []) {
           if (output.output_type === 'display_data' || output.output_type === 'execute_result') {
             output.data = normaliseBundle(content.data ?? {});
@@ -311,7 +318,7 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
         break;
       }
       options.onCell?.(k + 1, codeCells.length, index + 1);
-      const collector = new OutputCollector(displays);
+      const collector = new OutputCollector(displays, options.onDisplay);
       const entry = { cell, index, collector, requestId: null as string | null };
       ran.push(entry);
       collector.onFirstMessage = (id) => (entry.requestId = id);

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIGURES_FILE_ENV } from '../../kernel-lib/runtime/figures';
 import { loadBands, type Bands } from './bands';
+import { CellProgress } from './cell_progress';
 import { executeNotebook, type CellFailure } from './execute';
 import { checkFigures, FigureLog, figuresSummary, type FigureRecord } from './figures';
 import { checkKernelspec, injectParameters, readNotebook, writeNotebook, type ParameterValue } from './notebook';
@@ -42,6 +43,13 @@ export interface RunOptions {
    * and keeps the interactive figures (with plotly.js inlined).
    */
   images?: boolean;
+  /**
+   * While a cell runs: print the notebook's progress lines at most this often
+   * (default 15 s; finished ones at once), and say a cell is still running
+   * after this many quiet seconds (default 60).
+   */
+  progressSeconds?: number;
+  quietSeconds?: number;
 }
 
 export interface NotebookRecord {
@@ -237,6 +245,13 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
       warnings.forEach((w) => options.log(`  ${name}: warning: ${w}`));
       const runtimeFile = path.join(runtimeDir, `${name}.json`);
       const figureLog = new FigureLog(path.join(runtimeDir, `${name}.figures.jsonl`));
+      const progress = new CellProgress({
+        log: options.log,
+        name,
+        everyMs: (options.progressSeconds ?? 15) * 1000,
+        quietMs: (options.quietSeconds ?? 60) * 1000,
+        formatSeconds,
+      });
       const result = await executeNotebook(notebook, {
         cwd: notebooksDir,
         cellTimeoutMs: options.cellTimeoutSeconds * 1000,
@@ -246,10 +261,17 @@ export async function runWorkbook(options: RunOptions): Promise<Manifest> {
           WORKBOOK_MODE: options.mode,
           WORKBOOK_SEED: String(options.seed),
         },
-        onCell: (k, n, cell) => options.log(`  ${name}: code cell ${k}/${n} (cell ${cell}) ${elapsed()}`),
-        onCellDone: (cell, cellId) => figureLog.cellDone(cell, cellId),
+        onCell: (k, n, cell) => {
+          options.log(`  ${name}: code cell ${k}/${n} (cell ${cell}) ${elapsed()}`);
+          progress.cellStarted(cell);
+        },
+        onCellDone: (cell, cellId) => {
+          progress.cellDone();
+          figureLog.cellDone(cell, cellId);
+        },
+        onDisplay: (data) => progress.display(data),
         signal: options.signal,
-      });
+      }).finally(() => progress.cellDone());
       const seconds = (Date.now() - t0) / 1000;
       const checked = checkFigures(figureLog, name, bands, options.mode);
       warnings.push(...checked.warnings);

@@ -232,7 +232,7 @@ describe('workbook runner: parameters and selection', () => {
   });
 
   it('selects notebooks by name or prefix, in order, and names the choices on a miss', () => {
-    const all = ['charts', 'chatty', 'exits', 'figure-nan', 'figures', 'no-kernelspec', 'params', 'python', 'rejects', 'spawns', 'throws', 'timeout', 'type-error'];
+    const all = ['charts', 'chatty', 'exits', 'figure-nan', 'figures', 'no-kernelspec', 'params', 'progress', 'python', 'rejects', 'spawns', 'throws', 'timeout', 'type-error'];
     assert.deepEqual(selectNotebooks(fixtures, []), all.map((n) => `${n}.ipynb`));
     assert.deepEqual(selectNotebooks(fixtures, ['t']), ['throws.ipynb', 'timeout.ipynb', 'type-error.ipynb']);
     assert.deepEqual(selectNotebooks(fixtures, ['timeout.ipynb', 'exits']), ['exits.ipynb', 'timeout.ipynb']);
