@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Decoder } from '../model/decoder';
 import { hashString, randomStream } from '../runtime/seed';
 import type { AsyncBatchSource } from './data';
-import { ktoLoss, type KtoOptions } from './kto_loss';
+import { checkKtoOptions, ktoLoss, type KtoOptions } from './kto_loss';
 import { splitByRows, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 import type { EncodedPair } from './preference_batch';
 import { replyLogps, type ReplyRows } from './reply_logps';
@@ -133,7 +133,7 @@ function sliceKto(batch: KtoBatch, from: number, to: number): KtoBatch {
  * rewards/margins, logps/chosen, logps/rejected, num_tokens.
  */
 export function ktoObjective(options: KtoOptions = {}): Objective<KtoBatch> {
-  tf.tidy(() => { ktoLoss({ policy: tf.zeros([1]), reference: tf.zeros([1]), desirable: tf.ones([1]) }, options); }); // fails now on bad settings
+  checkKtoOptions(options); // fails now on bad settings
   return {
     name: 'kto',
     metricReduce: { num_tokens: 'total' },

@@ -41,12 +41,18 @@ export interface KtoResult {
   kl: tf.Scalar;
 }
 
-export function ktoLoss(inputs: KtoInputs, options: KtoOptions = {}): KtoResult {
+/** The options with their defaults, or an error naming the bad one (no tensor is made: objectives check at construction). */
+export function checkKtoOptions(options: KtoOptions): { beta: number; wD: number; wU: number } {
   const beta = options.beta ?? 0.1;
   const wD = options.desirableWeight ?? 1;
   const wU = options.undesirableWeight ?? 1;
   if (!(beta > 0)) throw new Error(`ktoLoss: beta must be > 0, got ${beta}`);
   if (!(wD >= 0 && wU >= 0)) throw new Error(`ktoLoss: desirableWeight and undesirableWeight must be >= 0, got ${wD} and ${wU}`);
+  return { beta, wD, wU };
+}
+
+export function ktoLoss(inputs: KtoInputs, options: KtoOptions = {}): KtoResult {
+  const { beta, wD, wU } = checkKtoOptions(options);
   const n = inputs.policy.shape[0];
   for (const [name, t] of Object.entries(inputs) as [string, tf.Tensor1D | undefined][]) {
     if (t && (t.rank !== 1 || (t.shape[0] !== n && !name.startsWith('kl')))) throw new Error(`ktoLoss: ${name} has shape [${t.shape}], expected [${n}] (one value per reply)`);

@@ -56,15 +56,20 @@ export interface PolicyLossResult {
   kl: tf.Scalar;
 }
 
-export function policyLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
+/** The options with their defaults, or an error naming the bad one (no tensor is made: objectives check at construction). */
+export function checkPolicyLossOptions(options: PolicyLossOptions): { type: PolicyLossType; epsLow: number; epsHigh: number; beta: number } {
   const type = options.lossType ?? 'dapo';
   if (!['grpo', 'dr_grpo', 'dapo', 'bnpo'].includes(type)) throw new Error(`policyLoss: unknown lossType "${type}"; known: grpo, dr_grpo, dapo, bnpo`);
   const epsLow = options.epsilon ?? 0.2;
   const epsHigh = options.epsilonHigh ?? epsLow;
   if (!(epsLow > 0 && epsLow < 1 && epsHigh > 0)) throw new Error(`policyLoss: epsilon must be in (0, 1) and epsilonHigh > 0, got ${epsLow} and ${epsHigh}`);
-  const beta = options.beta ?? 0;
-  if (beta > 0 && !inputs.refLogps) throw new Error(`policyLoss: beta ${beta} needs refLogps (the reference's log-probabilities)`);
   if (type === 'dr_grpo' && !(options.maxCompletionLength! > 0)) throw new Error('policyLoss: dr_grpo divides by maxCompletionLength; give it');
+  return { type, epsLow, epsHigh, beta: options.beta ?? 0 };
+}
+
+export function policyLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
+  const { type, epsLow, epsHigh, beta } = checkPolicyLossOptions(options);
+  if (beta > 0 && !inputs.refLogps) throw new Error(`policyLoss: beta ${beta} needs refLogps (the reference's log-probabilities)`);
   const [R, T] = inputs.logps.shape;
   for (const [name, t] of [['oldLogps', inputs.oldLogps], ['refLogps', inputs.refLogps], ['mask', inputs.mask]] as const) {
     if (t && (t.shape[0] !== R || t.shape[1] !== T)) throw new Error(`policyLoss: ${name} has shape [${t.shape}], expected [${R}, ${T}]`);

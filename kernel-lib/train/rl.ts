@@ -16,7 +16,7 @@ import type { ChatTemplate } from '../text/chat_types';
 import { groupAdvantages, leaveOneOutAdvantages } from './advantages';
 import type { AsyncBatchSource } from './data';
 import { splitByRows, type MetricReduce, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
-import { policyLoss, type PolicyLossType } from './policy_loss';
+import { checkPolicyLossOptions, policyLoss, type PolicyLossType } from './policy_loss';
 import { ppoTargets, valueLoss, type PpoOptions } from './ppo';
 import { replyTokenLogps, replyTokenWeights, type ReplyRows } from './reply_logps';
 import { completionStats, sampleGroups, sampleRows, scoreSamples, spread, tokenLogpsOf, type RewardFunction, type RolloutSample } from './rollout';
@@ -105,8 +105,7 @@ function checkRlBatch(batch: RlBatch, model: Decoder, beta: number): void {
  * rewards/<name>/mean and /std, completions/... figures.
  */
 export function rlObjective(options: RlLossOptions = {}): Objective<RlBatch> {
-  policyLoss({ logps: tf.zeros([1, 1]) as tf.Tensor2D, advantages: tf.zeros([1]) as tf.Tensor1D, mask: tf.ones([1, 1]) as tf.Tensor2D, refLogps: tf.zeros([1, 1]) as tf.Tensor2D },
-    { ...options, lossType: options.lossType ?? 'dapo' }).loss.dispose(); // fails now, before any rollout, on bad settings
+  checkPolicyLossOptions({ ...options, lossType: options.lossType ?? 'dapo' }); // fails now, before any rollout, on bad settings
   return {
     name: 'rl',
     metricReduce: RL_METRICS,

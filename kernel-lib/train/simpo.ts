@@ -7,7 +7,7 @@ import type { Decoder } from '../model/decoder';
 import { checkPairIds, pairLogps } from './dpo';
 import { splitByRows, type Objective, type ObjectiveContext, type ObjectiveOutput } from './objective';
 import { preferenceBatchTokens, slicePreferenceBatch, type PreferenceBatch } from './preference_batch';
-import { simpoLoss, type SimpoOptions } from './simpo_loss';
+import { checkSimpoOptions, simpoLoss, type SimpoOptions } from './simpo_loss';
 
 function checkSimpoBatch(batch: PreferenceBatch, model: Decoder): void {
   if (!batch.promptLengths) throw new Error('simpo objective: the batch has no prompt lengths; encode the pairs with encodeDpoPairs');
@@ -22,7 +22,7 @@ function checkSimpoBatch(batch: PreferenceBatch, model: Decoder): void {
  * entropy, num_tokens.
  */
 export function simpoObjective(options: SimpoOptions = {}): Objective<PreferenceBatch> {
-  tf.tidy(() => { simpoLoss({ policyChosen: tf.zeros([1]), policyRejected: tf.zeros([1]), chosenTokens: tf.ones([1]), rejectedTokens: tf.ones([1]) }, options); }); // fails now on bad settings
+  checkSimpoOptions(options); // fails now on bad settings
   return {
     name: 'simpo',
     metricReduce: { num_tokens: 'total' },

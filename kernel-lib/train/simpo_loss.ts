@@ -29,11 +29,17 @@ export interface SimpoResult {
   rejectedRewards: tf.Tensor1D;
 }
 
-export function simpoLoss(inputs: SimpoInputs, options: SimpoOptions = {}): SimpoResult {
+/** The options with their defaults, or an error naming the bad one (no tensor is made: objectives check at construction). */
+export function checkSimpoOptions(options: SimpoOptions): { beta: number; gamma: number } {
   const beta = options.beta ?? 2;
   const gamma = options.gamma ?? 1;
   if (!(beta > 0)) throw new Error(`simpoLoss: beta must be > 0, got ${beta}`);
   if (!Number.isFinite(gamma)) throw new Error(`simpoLoss: gamma must be a finite number, got ${gamma}`);
+  return { beta, gamma };
+}
+
+export function simpoLoss(inputs: SimpoInputs, options: SimpoOptions = {}): SimpoResult {
+  const { beta, gamma } = checkSimpoOptions(options);
   const n = inputs.policyChosen.shape[0];
   for (const [name, t] of Object.entries(inputs) as [string, tf.Tensor1D][]) {
     if (t.rank !== 1 || t.shape[0] !== n) throw new Error(`simpoLoss: ${name} has shape [${t.shape}], expected [${n}] (one value per pair)`);
