@@ -9,10 +9,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { plotlyBundle, tokenViewBundle } from '../../kernel-lib/viz';
-import type { Notebook } from '../../scripts/workbook/notebook';
-import { addStaticFigures, chromiumImager, findChromium } from '../../scripts/workbook/static_figures';
+import { runWorkbook } from '../../scripts/workbook/run';
+import { findChromium } from '../../scripts/workbook/static_figures';
 import { root, tempDir } from '../workbook/helpers';
+
+const fixtures = path.join(root, 'test', 'fixtures', 'notebooks');
 
 const chromiumPath = findChromium();
 function findJupyter(): string | null {
@@ -39,33 +40,13 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A fixture notebook executed by the runner: two charts (static images added) and a token view. */
 async function executedNotebook(dir: string): Promise<string> {
-  const figure = { data: [{ type: 'scatter', mode: 'lines', name: 'loss', x: [1, 2, 3, 4], y: [3, 2, 1.6, 1.4] }], layout: { title: { text: 'loss' }, height: 320 } };
-  const tokens = tokenViewBundle({
-    title: 'one conversation',
-    tokens: [
-      { id: 1, text: '<|im_start|>', trainable: false, special: true },
-      { id: 2, text: 'Hi', trainable: false, special: false },
-      { id: 3, text: ' there', trainable: true, special: false },
-      { id: 4, text: '<|im_end|>', trainable: true, special: true },
-    ],
-  });
-  const nb: Notebook = {
-    nbformat: 4, nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-    cells: [
-      { cell_type: 'code', id: 'fig', metadata: {}, execution_count: 1, source: 'showPlot(figure)', outputs: [{ output_type: 'display_data', data: plotlyBundle(figure, true), metadata: {} }] },
-      { cell_type: 'code', id: 'tok', metadata: {}, execution_count: 2, source: 'showTokens(view)', outputs: [{ output_type: 'display_data', data: tokens, metadata: {} }] },
-    ],
-  } as Notebook;
-  const imager = await chromiumImager(chromiumPath!);
-  try {
-    await addStaticFigures(nb, imager);
-  } finally {
-    await imager.close();
-  }
+  const m = await runWorkbook({ notebooksDir: fixtures, outDir: dir, select: ['charts'], mode: 'quick', seed: 0, parameters: {}, cellTimeoutSeconds: 60, log: () => {}, bandsFile: null });
+  assert.equal(m.notebooks[0].status, 'ok', JSON.stringify(m.notebooks[0].failure));
+  assert.equal(m.notebooks[0].images, 2);
   const file = path.join(dir, 'executed.ipynb');
-  fs.writeFileSync(file, JSON.stringify(nb, null, 1));
+  fs.renameSync(m.notebooks[0].output, file);
   return file;
 }
 
@@ -76,9 +57,10 @@ async function executedNotebook(dir: string): Promise<string> {
   let base: string;
   const token = 'workbook-test';
 
+  let executed: string;
   before(async () => {
     const dir = tempDir('jlab-');
-    await executedNotebook(dir);
+    executed = await executedNotebook(dir);
     const port = await freePort();
     server = spawn(jupyter!, ['lab', '--no-browser', `--port=${port}`, '--ip=127.0.0.1', `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${dir}`, '--ServerApp.disable_check_xsrf=True', '--allow-root'], {
       env: { ...process.env, JUPYTER_CONFIG_DIR: path.join(dir, '.config'), JUPYTER_DATA_DIR: path.join(dir, '.data'), JUPYTER_RUNTIME_DIR: path.join(dir, '.runtime') },
@@ -116,15 +98,45 @@ async function executedNotebook(dir: string): Promise<string> {
       const size = await img.evaluate((i: HTMLImageElement) => ({ w: i.naturalWidth, h: i.naturalHeight, shown: i.getBoundingClientRect().height }));
       assert.equal(size.h, 320);
       assert.ok(size.shown > 100, `image shown ${size.shown}px high`);
+      const images = await page.$$eval('.jp-OutputArea-output img', (all) => all.map((i) => (i as HTMLImageElement).alt));
+      assert.deepEqual(images, ['Training loss', 'Accuracy <by stage>'], 'every figure shows as its image');
       const trained = page.locator('.jp-OutputArea-output span.tv-t.tr').first();
       assert.equal(await trained.evaluate((e) => getComputedStyle(e).backgroundColor), 'rgb(201, 242, 201)');
       const special = page.locator('.jp-OutputArea-output span.tv-t.sp').first();
       assert.equal(await special.evaluate((e) => getComputedStyle(e).fontWeight), '700');
+      // Markdown renders too (the headings the figures sit under).
+      await page.locator('.jp-MarkdownOutput h2', { hasText: 'Loss curve' }).waitFor({ timeout: 30_000 });
       // The front end asks which kernel to start (none is installed here): answer, so the screenshot shows the notebook.
-      await page.getByRole('button', { name: 'No Kernel' }).click({ timeout: 5_000 }).catch(() => undefined);
+      const noKernel = page.locator('.jp-Dialog-button', { hasText: 'No Kernel' });
+      await noKernel.click({ timeout: 10_000 }).catch(() => undefined);
+      await noKernel.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+      // and JupyterLab's offer of news.
+      const news = page.locator('.jp-toast-button', { hasText: /^No$/ });
+      await news.click({ timeout: 2_000 }).catch(() => undefined);
+      await news.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
       await page.screenshot({ path: path.join(screenshotsDir, `${frontEnd}-untrusted.png`) });
       assert.deepEqual(errors.filter((e) => /plotly|workbook/i.test(e)), []);
       await page.close();
     });
   }
+
+  it('an nbconvert HTML export, opened from disk offline: every figure shows, no script error', async () => {
+    const dir = path.dirname(executed);
+    const r = spawnSync(jupyter!, ['nbconvert', '--to', 'html', '--output-dir', dir, executed], { encoding: 'utf8', env: { ...process.env, JUPYTER_CONFIG_DIR: path.join(dir, '.config'), JUPYTER_DATA_DIR: path.join(dir, '.data') } });
+    assert.equal(r.status, 0, r.stderr);
+    const html = path.join(dir, 'executed.html');
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // Offline: whatever the export's template fetches from a CDN is refused.
+    await page.route(/^https?:/, (route) => route.abort());
+    await page.goto(`file://${html}`);
+    const images = await page.$$eval('.jp-OutputArea-output img', (all) => all.map((i) => ({ alt: (i as HTMLImageElement).alt, ok: (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0 })));
+    assert.deepEqual(images, [{ alt: 'Training loss', ok: true }, { alt: 'Accuracy <by stage>', ok: true }]);
+    const special = page.locator('.jp-OutputArea-output span.tv-t.sp').first();
+    assert.equal(await special.evaluate((e) => getComputedStyle(e).fontWeight), '700');
+    await page.screenshot({ path: path.join(screenshotsDir, 'nbconvert-export.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
 });
