@@ -13,7 +13,8 @@ import {
   barChart, boxChart, ChartError, columnsOf, curveChart, ema, heatmapChart, histogramChart, metricChart, metricSeries,
   readMetrics, scatterChart, sharedBins, type PlotlyFigure,
 } from '../../kernel-lib/viz';
-import { arrowMetrics, jsonlMetrics, type EvalRecord, type StepRecord } from '../../kernel-lib/train';
+// The callbacks' own file: the metrics writers without the rest of train (and tfjs).
+import { arrowMetrics, jsonlMetrics, type EvalRecord, type StepRecord } from '../../kernel-lib/train/callbacks';
 
 type Trace = Record<string, any>;
 const traces = (f: PlotlyFigure): Trace[] => f.data as Trace[];

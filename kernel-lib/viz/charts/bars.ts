@@ -7,7 +7,7 @@ import { axis, ChartError, colorAt, figure, frame, THEME } from './theme';
 import type { PlotlyFigure } from '../plotly';
 
 export interface BarSeries {
-  /** The legend's name; a single series may leave it empty (no legend then). */
+  /** The legend's name (a legend is drawn for two series or more); a single series may leave it empty. */
   name: string;
   /** One value a category; null for a missing one (no bar). */
   values: ArrayLike<number | null>;
@@ -62,7 +62,7 @@ export function barChart(categories: ArrayLike<string | number>, series: BarSeri
   });
   const categoryAxis = axis(options.categoryTitle, { type: 'category', showgrid: false, ...(h ? { autorange: 'reversed' } : {}) });
   return figure(data, {
-    ...frame({ title: options.title, height: options.height, legend: list.length > 1 || !!list[0].name }),
+    ...frame({ title: options.title, height: options.height, legend: list.length > 1 }),
     barmode: options.stacked ? 'stack' : 'group',
     bargap: 0.2,
     bargroupgap: 0.05,

@@ -112,7 +112,8 @@ export function curveChart(curves: Curve[], options: CurveChartOptions = {}): Pl
     }
   });
   const layout: Record<string, unknown> = {
-    ...frame({ title: options.title, height: options.height, rightAxis: hasRight, hovermode: 'x unified' }),
+    // One raw curve needs no legend (Plotly's own default; the hover names it); a smoothed one shows it for the note on smoothing.
+    ...frame({ title: options.title, height: options.height, rightAxis: hasRight, hovermode: 'x unified', legend: curves.length > 1 || smoothing > 0 }),
     ...(smoothing > 0 ? { legend: { ...LEGEND, title: { text: `smoothing (EMA) ${smoothing}:` } } } : {}),
     xaxis: axis(options.xTitle ?? 'step', options.logX ? { type: 'log' } : {}),
     yaxis: axis(options.yTitle, { ...(options.logY ? { type: 'log' } : {}), ...(options.yRange ? { range: options.logY ? options.yRange.map(Math.log10) : options.yRange } : {}) }),
