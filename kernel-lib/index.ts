@@ -6,3 +6,4 @@ export * from './train';
 export * from './text';
 export * from './data';
 export * from './eval';
+export * from './pretrained';

@@ -1,0 +1,6 @@
+// Open models from Hugging Face folders: load and check them.
+export { SUPPORTED_ARCHITECTURES, unsupportedArchitecture } from './architecture';
+export { checkConsistency } from './consistency';
+export type { Consistency } from './consistency';
+export { describePretrained, loadPretrained } from './load';
+export type { Pretrained, PretrainedInfo } from './load';
