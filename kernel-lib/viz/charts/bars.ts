@@ -60,7 +60,7 @@ export function barChart(categories: ArrayLike<string | number>, series: BarSeri
     ...(options.range ? { range: options.range } : {}),
     ...(options.valueFormat ? { tickformat: options.valueFormat, hoverformat: options.valueFormat } : {}),
   });
-  const categoryAxis = axis(options.categoryTitle, { type: 'category', showgrid: false, ...(h ? { autorange: 'reversed' } : {}) });
+  const categoryAxis = axis(options.categoryTitle, { type: 'category', showgrid: false, ticks: '', ...(h ? { autorange: 'reversed' } : {}) });
   return figure(data, {
     ...frame({ title: options.title, height: options.height, legend: list.length > 1 }),
     barmode: options.stacked ? 'stack' : 'group',

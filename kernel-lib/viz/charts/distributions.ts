@@ -132,6 +132,6 @@ export function boxChart(groups: Distribution[], options: BoxChartOptions = {}):
   return figure(data, {
     ...frame({ title: options.title, height: options.height, legend: false }),
     [h ? 'xaxis' : 'yaxis']: axis(options.valueTitle),
-    [h ? 'yaxis' : 'xaxis']: axis(options.groupTitle, { showgrid: false, type: 'category', ...(h ? { autorange: 'reversed' } : {}) }),
+    [h ? 'yaxis' : 'xaxis']: axis(options.groupTitle, { showgrid: false, ticks: '', type: 'category', ...(h ? { autorange: 'reversed' } : {}) }),
   });
 }
