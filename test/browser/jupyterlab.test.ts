@@ -4,41 +4,20 @@
 // Needs Chromium and a Python with jupyterlab and notebook (the project's
 // .venv, or on PATH); skipped, visibly, where either is missing.
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { dismissDialogs, findJupyter, launchChromium, startJupyter, type JupyterServer } from '../../scripts/workbook/front_ends';
 import { runWorkbook } from '../../scripts/workbook/run';
 import { findChromium } from '../../scripts/workbook/static_figures';
 import { root, tempDir } from '../workbook/helpers';
 
 const fixtures = path.join(root, 'test', 'fixtures', 'notebooks');
-
 const chromiumPath = findChromium();
-function findJupyter(): string | null {
-  for (const j of [process.env.WORKBOOK_JUPYTER, path.join(root, '.venv', 'bin', 'jupyter'), 'jupyter']) {
-    if (!j) continue;
-    const r = spawnSync(j, ['lab', '--version'], { encoding: 'utf8' });
-    const n = spawnSync(j, ['notebook', '--version'], { encoding: 'utf8' });
-    if (r.status === 0 && n.status === 0) return j;
-  }
-  return null;
-}
 const jupyter = findJupyter();
 const missing = [chromiumPath ? '' : 'Chromium', jupyter ? '' : 'jupyterlab/notebook'].filter(Boolean).join(' and ');
-export const screenshotsDir = path.join(root, 'out', 'screenshots');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+const screenshotsDir = path.join(root, 'out', 'screenshots');
 
 /** A fixture notebook executed by the runner: two charts (static images added) and a token view. */
 async function executedNotebook(dir: string): Promise<string> {
@@ -52,43 +31,27 @@ async function executedNotebook(dir: string): Promise<string> {
 
 (missing ? describe.skip : describe)(`an executed notebook in JupyterLab and Notebook 7, untrusted${missing ? ` (SKIPPED: no ${missing})` : ''}`, function () {
   this.timeout(180_000);
-  let server: ChildProcess;
+  let server: JupyterServer;
   let browser: Browser;
-  let base: string;
-  const token = 'workbook-test';
-
   let executed: string;
   before(async () => {
     const dir = tempDir('jlab-');
     executed = await executedNotebook(dir);
-    const port = await freePort();
-    server = spawn(jupyter!, ['lab', '--no-browser', `--port=${port}`, '--ip=127.0.0.1', `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${dir}`, '--ServerApp.disable_check_xsrf=True', '--allow-root'], {
-      env: { ...process.env, JUPYTER_CONFIG_DIR: path.join(dir, '.config'), JUPYTER_DATA_DIR: path.join(dir, '.data'), JUPYTER_RUNTIME_DIR: path.join(dir, '.runtime') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    base = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 120; i++) {
-      try {
-        if ((await fetch(`${base}/api/status?token=${token}`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    browser = await chromium.launch({ executablePath: chromiumPath!, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    server = await startJupyter(jupyter!, dir, dir);
+    browser = await launchChromium();
     fs.mkdirSync(screenshotsDir, { recursive: true });
   });
   after(async () => {
     await browser?.close();
-    server?.kill('SIGTERM');
+    server?.stop();
   });
 
-  for (const [frontEnd, url] of [['jupyterlab', '/lab/tree/executed.ipynb'], ['notebook7', '/notebooks/executed.ipynb']] as const) {
+  for (const [frontEnd, kind] of [['jupyterlab', 'lab'], ['notebook7', 'notebook']] as const) {
     it(`${frontEnd}: shows the figure as its image and keeps the token colours`, async () => {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${base}${url}?token=${token}`);
+      await page.goto(server.url('executed.ipynb', kind));
       const img = page.locator('.jp-OutputArea-output img').first();
       await img.waitFor({ timeout: 60_000 });
       await page.waitForFunction(() => {
@@ -107,13 +70,7 @@ async function executedNotebook(dir: string): Promise<string> {
       // Markdown renders too (the headings the figures sit under).
       await page.locator('.jp-MarkdownOutput h2', { hasText: 'Loss curve' }).waitFor({ timeout: 30_000 });
       // The front end asks which kernel to start (none is installed here): answer, so the screenshot shows the notebook.
-      const noKernel = page.locator('.jp-Dialog-button', { hasText: 'No Kernel' });
-      await noKernel.click({ timeout: 10_000 }).catch(() => undefined);
-      await noKernel.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
-      // and JupyterLab's offer of news.
-      const news = page.locator('.jp-toast-button', { hasText: /^No$/ });
-      await news.click({ timeout: 2_000 }).catch(() => undefined);
-      await news.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+      await dismissDialogs(page);
       await page.screenshot({ path: path.join(screenshotsDir, `${frontEnd}-untrusted.png`) });
       assert.deepEqual(errors.filter((e) => /plotly|workbook/i.test(e)), []);
       await page.close();

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../scripts/workbook/front_ends';
 import { REPORT_FILE } from '../../scripts/workbook/report';
 import { runWorkbook, type Manifest } from '../../scripts/workbook/run';
 import { findChromium } from '../../scripts/workbook/static_figures';
@@ -66,7 +66,7 @@ describe('workbook: the run report', function () {
   });
 
   (chromiumPath ? it : it.skip)(`renders offline in Chromium: images decoded, no request, no error${chromiumPath ? '' : ' (SKIPPED: no Chromium; set CHROMIUM_PATH or install Debian\'s chromium)'}`, async () => {
-    const browser = await chromium.launch({ executablePath: chromiumPath!, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const file = `file://${path.join(out, REPORT_FILE)}`;
