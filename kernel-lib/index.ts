@@ -7,3 +7,4 @@ export * from './text';
 export * from './data';
 export * from './eval';
 export * from './pretrained';
+export * from './recipes';

@@ -1,0 +1,88 @@
+// The text files of an exported TRL recipe folder that are not data: the
+// accelerate config and the folder's README. Pure functions of the recipe, so
+// a test can read them without writing a folder.
+import type { TrlRecipe } from './trl_recipe';
+
+/** The largest process count up to 8 that splits `batchSize` rows evenly: the GPUs accelerate.yaml asks for by default. */
+export function defaultProcesses(batchSize: number): number {
+  for (let n = Math.min(8, batchSize); n > 1; n--) if (batchSize % n === 0) return n;
+  return 1;
+}
+
+/**
+ * accelerate's config for one machine: data parallel over `processes` GPUs,
+ * bf16 autocast (transformers reads it from the environment accelerate sets).
+ */
+export function accelerateYaml(processes: number, batchSize: number): string {
+  return [
+    '# accelerate launch --config_file accelerate.yaml train.py',
+    '# One machine, data parallel over its GPUs, bf16 autocast (weights stay float32).',
+    `# num_processes: the GPUs to use. train.py splits the recipe's batch of ${batchSize} rows`,
+    '# across them, so it must divide that number (or pass train.py --per-device-batch N).',
+    'compute_environment: LOCAL_MACHINE',
+    `distributed_type: ${processes > 1 ? 'MULTI_GPU' : 'NO'}`,
+    'num_machines: 1',
+    'machine_rank: 0',
+    `num_processes: ${processes}`,
+    'gpu_ids: all',
+    'mixed_precision: bf16',
+    'downcast_bf16: "no"',
+    'rdzv_backend: static',
+    'same_network: true',
+    'main_training_function: main',
+    'use_cpu: false',
+    'debug: false',
+    '',
+  ].join('\n');
+}
+
+function settingLines(recipe: TrlRecipe): string[] {
+  const w = recipe.workbook;
+  const lines = [
+    `- trainer: ${recipe.trainer}; ${w.lora ? `LoRA rank ${w.lora.rank}, alpha ${w.lora.alpha}, dropout ${w.lora.dropout} on ${w.lora.targets.join(', ')}` : 'full fine-tuning'}`,
+    `- loss on: ${recipe.data.format === 'conversational' ? (w.assistantOnlyLoss ? 'assistant replies only' : 'every token') : w.completionOnlyLoss ? 'completions only' : 'every token'}`,
+    `- ${w.steps} steps of ${w.batchSize} rows${w.accumulation > 1 ? ` x ${w.accumulation} micro-batches` : ''}, ${w.packing ? `packed into rows of ${w.maxLength}` : 'padded'}`,
+    `- AdamW lr ${w.lr} (betas ${w.beta1}, ${w.beta2}; eps ${w.eps}; weight decay ${w.weightDecay}), ${w.warmupSteps} warm-up steps, cosine to ${w.minLr}; gradients clipped to ${w.clipNorm || 'no limit'}`,
+  ];
+  return lines;
+}
+
+/** The folder's README: the command, what the files are, and where TRL's run differs from ours. */
+export function recipeReadme(recipe: TrlRecipe, processes: number): string {
+  const model = recipe.model.copied ? 'model/ (a copy)' : `\`${recipe.model.path}\` (by path; pass --model to point elsewhere)`;
+  return [
+    `# SFT recipe for Hugging Face TRL`,
+    '',
+    `Exported by the workbook's \`exportTrlRecipe\` from a run on ${recipe.data.records} ${recipe.data.format === 'conversational' ? 'conversations' : 'prompt-completion records'}.`,
+    '',
+    '## Run it',
+    '',
+    '```sh',
+    `accelerate launch --config_file accelerate.yaml train.py   # ${processes} GPU(s) of this machine, bf16 autocast`,
+    'python train.py                                            # one device: a GPU if there is one, else the CPU',
+    '```',
+    '',
+    'Needs `torch`, `transformers`, `trl`, `datasets`, `accelerate` (and `peft` for LoRA); written against TRL 1.13 and transformers 5.',
+    'train.py prints one JSON line per step (`step`, `loss`, `learning_rate`, `grad_norm`, `entropy`, `num_tokens`, `mean_token_accuracy`) and a summary line; the trained model (or adapters) goes to `output/`.',
+    'Options: `--max-steps N` (stop after N steps, schedule unchanged), `--output-dir DIR`, `--sequential` (keep the data order), `--init-adapters DIR` (start LoRA from these PEFT adapters), `--from-messages` (let TRL tokenize data/train.jsonl with chat_template.jinja), `--model DIR`, `--per-device-batch N`.',
+    '',
+    '## What is here',
+    '',
+    '- `recipe.json`: every setting, as the workbook ran it (`workbook`) and as TRL takes it (`sft_config`, `peft`).',
+    '- `data/train.jsonl`: the records, in TRL\'s format (`messages`, or `prompt` / `completion`), in the order the run was given them.',
+    '- `data/train.tokenized.jsonl`: the same records as the workbook tokenized them: `input_ids`, and `labels` with -100 where its loss mask leaves a target out. train.py trains on these by default, so TRL sees exactly the workbook\'s tokens and masks.',
+    '- `chat_template.jinja`, `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`: the tokenizer and chat template.',
+    `- the base model: ${model}.`,
+    '- `train.py`, `accelerate.yaml`: the script and the launcher\'s config.',
+    '',
+    '## Settings',
+    '',
+    ...settingLines(recipe),
+    '',
+    '## Where a TRL run differs from the workbook\'s',
+    '',
+    ...recipe.notes.map((n) => `- ${n}`),
+    '- `--from-messages`: TRL renders and tokenizes the records itself; assistant-only loss then needs `{% generation %}` markers in the chat template (TRL adds them only for the templates it knows), and its masks may differ from ours at the edges of a reply (a prompt-completion record\'s completion is everything after the prompt, the newline after the end-of-turn marker included).',
+    '',
+  ].join('\n');
+}
