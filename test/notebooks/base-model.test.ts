@@ -10,6 +10,7 @@ import { loadCheckpoint, disposeDecoder } from '../../kernel-lib/model';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { loadTokenizer } from '../../kernel-lib/text';
 import { PROGRESS_MIME } from '../../kernel-lib/viz';
+import { assertExecutedSize } from './size';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -36,6 +37,7 @@ describe('notebooks/03-base-model', function () {
     const record = m.notebooks[0];
     assert.equal(record.status, 'ok', JSON.stringify(record.failure ?? record));
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    assertExecutedSize(record.output);
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { output_type: string; data?: Record<string, unknown>; text?: string[] }[];
     assert.ok(outputs('curve').some((o) => o.data?.['application/vnd.plotly.v1+json']), 'loss figure');
     // The live chart and the progress line were updated in place: one final output each.

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runWorkbook } from '../../scripts/workbook/run';
+import { assertExecutedSize } from './size';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -29,6 +30,7 @@ describe('notebooks/02-chat-templates', function () {
     const record = m.notebooks[0];
     assert.equal(record.status, 'ok', JSON.stringify(record.failure ?? record));
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    assertExecutedSize(record.output);
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { output_type: string; data?: Record<string, unknown>; text?: string[] | string }[];
     const text = (id: string) => outputs(id).map((o) => [o.data?.['text/plain'] ?? '', o.text ?? ''].flat().join('')).join('\n');
     const html = (id: string) => outputs(id).map((o) => String(o.data?.['text/html'] ?? '')).join('\n');

@@ -13,6 +13,7 @@ import { smallSftFolder } from './small_sft';
 import { disposeDecoder, loadCheckpoint } from '../../kernel-lib/model';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { builtinTemplate } from '../../kernel-lib/text';
+import { assertExecutedSize } from './size';
 
 const root = path.resolve(__dirname, '..', '..');
 const steps = 6;
@@ -65,6 +66,7 @@ describe('notebooks/06-dpo', function () {
     }
 
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    assertExecutedSize(record.output);
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { data?: Record<string, unknown> }[];
     for (const id of ['loss', 'offpolicy-train', 'curves', 'onpolicy-train', 'compare', 'variants', 'beta-sweep']) {
       assert.ok(outputs(id).some((o) => o.data?.['application/vnd.plotly.v1+json']), `figure in ${id}`);

@@ -14,6 +14,7 @@ import { selectBackend } from '../../kernel-lib/runtime';
 import { builtinTemplate, loadTokenizer, templateFromTokenizerConfig } from '../../kernel-lib/text';
 import { loadWorld } from '../../kernel-lib/data';
 import { evaluateTasks } from '../../kernel-lib/eval';
+import { assertExecutedSize } from './size';
 
 const root = path.resolve(__dirname, '..', '..');
 const steps = 120;
@@ -41,6 +42,7 @@ describe('notebooks/04-instruction-tuning', function () {
     const record = m.notebooks[0];
     assert.equal(record.status, 'ok', JSON.stringify(record.failure ?? record));
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    assertExecutedSize(record.output);
     type Output = { output_type: string; data?: Record<string, unknown>; text?: string | string[] };
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as Output[];
     // nbformat allows a stream's text as one string or a list of lines.

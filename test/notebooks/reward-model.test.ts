@@ -12,6 +12,7 @@ import { runWorkbook } from '../../scripts/workbook/run';
 import { createDecoder, disposeDecoder, loadCheckpoint, loadRewardModel, modelConfig, saveCheckpoint, SCORE_WEIGHT } from '../../kernel-lib/model';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { builtinTemplate, loadTokenizer, saveTokenizer, trainBpe } from '../../kernel-lib/text';
+import { assertExecutedSize } from './size';
 
 const root = path.resolve(__dirname, '..', '..');
 const steps = 12;
@@ -68,6 +69,7 @@ describe('notebooks/05-reward-model', function () {
     }
 
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    assertExecutedSize(record.output);
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { output_type: string; data?: Record<string, unknown>; text?: string[] }[];
     const text = (id: string) => outputs(id).map((o) => (o.text ?? []).join('') + String(o.data?.['text/plain'] ?? '')).join('');
     const plots = (id: string) => outputs(id).filter((o) => o.data?.['application/vnd.plotly.v1+json']).length;

@@ -12,6 +12,7 @@ import { runWorkbook } from '../../scripts/workbook/run';
 import { smallSftFolder } from './small_sft';
 import { disposeDecoder, hasScoreHead, loadCheckpoint, loadRewardModel } from '../../kernel-lib/model';
 import { selectBackend } from '../../kernel-lib/runtime';
+import { assertExecutedSize } from './size';
 
 const root = path.resolve(__dirname, '..', '..');
 const steps = 4;
@@ -69,6 +70,7 @@ describe('notebooks/07-rlhf', function () {
     }
 
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
+    assertExecutedSize(record.output);
     const outputs = (id: string) => nb.cells.find((c: { id: string }) => c.id === id).outputs as { data?: Record<string, unknown> }[];
     for (const id of ['signal', 'grpo-train', 'grpo-curves', 'hacking', 'methods', 'compare']) {
       assert.ok(outputs(id).some((o) => o.data?.['application/vnd.plotly.v1+json']), `figure in ${id}`);
