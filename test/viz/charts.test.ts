@@ -203,7 +203,7 @@ describe('viz/charts: adapters', () => {
   it('reads rows and objects of columns, and checks them', () => {
     const rows = columnsOf([{ a: 1, b: 'p' }, { a: 2 }], 'the test rows');
     assert.deepEqual(rows.numbers('a'), [1, 2]);
-    assert.throws(() => rows.strings('b'), /column "b" of the test rows, row 1, is undefined \(undefined\); expected a string/);
+    assert.throws(() => rows.strings('b'), /column "b" of the test rows, row 1, is missing; expected a string/);
     const cols = columnsOf({ x: [1, 2], y: Float32Array.from([3, 4]) });
     assert.deepEqual(cols.numbers('y'), [3, 4]);
     assert.throws(() => columnsOf({ x: [1, 2], y: [1] }), /differ in length \(x: 2, y: 1\)/);

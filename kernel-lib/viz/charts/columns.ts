@@ -41,7 +41,7 @@ export interface Columns {
   strings(name: string): string[];
 }
 
-const describe = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${String(v)} (${typeof v})`);
+const describe = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${String(v)} (${typeof v})`);
 
 function toNumber(v: unknown, where: () => string): number {
   if (typeof v === 'number') return v;
