@@ -5,7 +5,7 @@
 // that match shapes, a string-to-string __metadata__) before any tensor is
 // decoded, so a crafted header cannot make the reader allocate more than the
 // file holds. Decoding accepts what transformers writes for Llama models
-// (F32, F16, BF16); writing uses F32.
+// (F32, F16, BF16); writing uses F32, or BF16 on request (exports).
 import * as fs from 'node:fs';
 import { writeFileAtomic } from '../runtime/files';
 import { readAt, readRegularFile } from './files';
@@ -201,16 +201,32 @@ export function readSafetensors(file: string): { tensors: Map<string, NamedArray
   return { tensors, metadata: header.metadata };
 }
 
-/** Encodes float32 tensors (in insertion order) as a safetensors file's bytes. */
-export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}): Uint8Array {
+/**
+ * bfloat16 bits of a float32: the upper half, rounded to nearest even (as
+ * torch's .to(torch.bfloat16) does); NaN stays a quiet NaN.
+ */
+export function toBfloat16Bits(data: Float32Array): Uint16Array {
+  const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const x = u32[i];
+    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x007fffff) !== 0) out[i] = (x >>> 16) | 0x0040;
+    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** Encodes float32 tensors (in insertion order) as a safetensors file's bytes, stored as F32 or BF16. */
+export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Record<string, string> = {}, dtype: 'F32' | 'BF16' = 'F32'): Uint8Array {
+  const width = dtype === 'BF16' ? 2 : 4;
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new Error(`safetensors: tensor "${name}" has ${t.data.length} values for shape [${t.shape}]`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + n * 4] };
-    offset += n * 4;
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + n * width] };
+    offset += n * width;
   }
   let json = JSON.stringify(header);
   // The data section starts 8-byte aligned, as the reference writer does.
@@ -221,9 +237,10 @@ export function encodeSafetensors(tensors: Map<string, NamedArray>, metadata: Re
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const t of tensors.values()) {
-    // Float32Array is little-endian on every platform Node runs on.
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+    // Typed arrays are little-endian on every platform Node runs on.
+    const values = dtype === 'BF16' ? toBfloat16Bits(t.data) : t.data;
+    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+    at += values.byteLength;
   }
   return out;
 }

@@ -4,3 +4,5 @@ export { checkConsistency } from './consistency';
 export type { Consistency } from './consistency';
 export { describePretrained, loadPretrained } from './load';
 export type { Pretrained, PretrainedInfo } from './load';
+export { exportMerged } from './export';
+export type { ExportMergedOptions } from './export';
