@@ -6,3 +6,5 @@ export { describePretrained, loadPretrained } from './load';
 export type { Pretrained, PretrainedInfo } from './load';
 export { exportMerged } from './export';
 export type { ExportMergedOptions } from './export';
+export { chatReply } from './chat';
+export type { ChatReply, ChatReplyOptions } from './chat';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { addLora, createDecoder, disposeDecoder, encodeSafetensors, forward, modelConfig, readSafetensors, type Decoder } from '../../kernel-lib/model';
 import { toBfloat16Bits } from '../../kernel-lib/model/safetensors';
-import { exportMerged, loadPretrained } from '../../kernel-lib/pretrained';
+import { chatReply, exportMerged, loadPretrained } from '../../kernel-lib/pretrained';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { builtinTemplate, trainBpe, type BpeTokenizer } from '../../kernel-lib/text';
 import { findTransformersPython } from '../../scripts/reference/python';
@@ -60,7 +60,7 @@ describe('pretrained: exportMerged', function () {
     await selectBackend('wasm');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'export-merged-'));
     tokenizer = trainBpe(corpus, { vocabSize: 320, specialTokens: ['<|bos|>', '<|eos|>', '<|pad|>', '<|im_start|>', '<|im_end|>'] });
-    model = createDecoder(modelConfig({ vocab_size: tokenizer.vocabSize, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64,
+    model = createDecoder(modelConfig({ vocab_size: tokenizer.vocabSize, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 128,
       bos_token_id: tokenizer.bos, eos_token_id: tokenizer.eos, pad_token_id: tokenizer.pad }), 3);
     addLora(model, { rank: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj', 'down_proj'] }, 1);
     // Adapters as after training: B no longer zero, so the merge changes the logits.
@@ -140,5 +140,36 @@ describe('pretrained: exportMerged', function () {
       assert.equal(theirs.dtype, dtype === 'bf16' ? 'torch.bfloat16' : 'torch.float32');
       assert.deepEqual(theirs.eos, [tokenizer.eos, tokenizer.tokenToId('<|im_end|>')]);
     }
+  });
+
+  it('chatReply streams a reply in the model\'s template, stopped by its stop tokens; transformers\' greedy generate gives the same tokens', async function () {
+    const folder = path.join(dir, 'f32');
+    const pre = loadPretrained(folder);
+    const pieces: string[] = [];
+    const ask = [messages[0], messages[1]];
+    const reply = await chatReply(pre, ask, { maxNewTokens: 12, onText: (p) => pieces.push(p) });
+    assert.equal(pieces.join(''), reply.text);
+    assert.ok(pieces.length > 1, 'streamed in pieces');
+    assert.ok(reply.tokens.length >= 1 && reply.tokens.length <= 12);
+    if (reply.finishReason === 'stop') assert.ok(pre.info.stopIds.includes(reply.tokens.at(-1)!));
+    await assert.rejects(chatReply({ ...pre, template: null }, ask), /has no chat template/);
+    const python = findTransformersPython();
+    if (python) {
+      const script = [
+        'import json, sys, torch',
+        'from transformers import AutoModelForCausalLM, AutoTokenizer',
+        'folder, messages = sys.argv[1], json.loads(sys.argv[2])',
+        'tok = AutoTokenizer.from_pretrained(folder)',
+        'model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32).eval()',
+        'ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)',
+        'out = model.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False)',
+        'print(json.dumps(out[0, len(ids):].tolist()))',
+      ].join('\n');
+      const theirs = JSON.parse(execFileSync(python, ['-c', script, folder, JSON.stringify(ask)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
+      assert.deepEqual(reply.tokens, theirs);
+    } else {
+      console.log('      (transformers comparison SKIPPED: no Python with torch and transformers)');
+    }
+    disposeDecoder(pre.model);
   });
 });
