@@ -4,6 +4,7 @@
 // nothing (the loop's progress line is the terminal's view).
 import { randomUUID } from 'node:crypto';
 import { displayBundle, inKernel } from './display';
+import { curveChart, type Curve } from './charts/curves';
 import { plotlyBundle, plotlyLibraryBundle } from './plotly';
 
 /** Structural match for the training loop's callback (viz does not depend on train). */
@@ -47,28 +48,27 @@ export function liveLossPlot(options: LivePlotOptions = {}): LivePlotCallback {
     const now = Date.now();
     if (!force && now - last < (options.intervalMs ?? 2000)) return;
     last = now;
-    const data: Record<string, unknown>[] = [
-      { type: 'scatter', mode: 'lines', name: 'train loss', x: steps, y: losses },
-      { type: 'scatter', mode: 'lines+markers', name: 'eval loss', x: evalSteps, y: evalLosses },
-    ];
-    if (options.perplexity) data.push({ type: 'scatter', mode: 'lines+markers', name: 'eval perplexity', x: evalSteps, y: evalLosses.map(Math.exp), yaxis: 'y2' });
-    const layout: Record<string, unknown> = {
-      title: { text: options.title ?? 'Loss while training' },
-      xaxis: { title: { text: 'step' } },
-      yaxis: { title: { text: 'loss (nats/token)' } },
-      height: 360,
-    };
-    if (options.perplexity) layout.yaxis2 = { title: { text: 'perplexity' }, overlaying: 'y', side: 'right', type: 'log' };
+    // The charts' look (curveChart): train loss as a line, evaluations as points once there are any.
+    const curves: Curve[] = [{ name: 'train loss', x: steps, y: losses }];
+    if (evalSteps.length > 0) curves.push({ name: 'eval loss', x: evalSteps, y: evalLosses, kind: 'points' });
+    if (options.perplexity && evalSteps.length > 0) curves.push({ name: 'eval perplexity', x: evalSteps, y: evalLosses.map(Math.exp), kind: 'points', axis: 'right' });
     if (metric) {
-      data.push({ type: 'scatter', mode: 'lines', name: metric, x: metricSteps, y: metricValues, yaxis: 'y2' });
-      if (evalMetricSteps.length > 0) data.push({ type: 'scatter', mode: 'lines+markers', name: `eval_${metric}`, x: evalMetricSteps, y: evalMetricValues, yaxis: 'y2' });
-      layout.yaxis2 = { title: { text: metric }, overlaying: 'y', side: 'right', range: [0, 1] };
+      curves.push({ name: metric, x: metricSteps, y: metricValues, axis: 'right' });
+      if (evalMetricSteps.length > 0) curves.push({ name: `eval_${metric}`, x: evalMetricSteps, y: evalMetricValues, kind: 'points', axis: 'right' });
     }
+    const chart = curveChart(curves, {
+      title: options.title ?? 'Loss while training',
+      yTitle: 'loss (nats/token)',
+      y2Title: options.perplexity ? 'perplexity' : metric,
+      logY2: options.perplexity,
+      y2Range: metric ? [0, 1] : undefined,
+      height: 360,
+    });
     if (!shown) {
       const library = plotlyLibraryBundle();
       if (library['text/html']) displayBundle(library);
     }
-    displayBundle(plotlyBundle({ data, layout }, false), { displayId: id, update: shown });
+    displayBundle(plotlyBundle(chart, false), { displayId: id, update: shown });
     shown = true;
   };
   return {
