@@ -14,7 +14,8 @@ import type { ModelConfig } from './config';
 import { validateConfig } from './config';
 import { initWeights, layerPrefix, weightSpecs, type Weights } from './weights';
 import { applyRope, ropeTables, type RopeTables } from './rope';
-import type { LoraState } from './lora_state';
+import { loraKeys, type LoraState } from './lora_state';
+import { recomputed } from './recompute';
 
 export interface Decoder {
   config: ModelConfig;
@@ -56,6 +57,18 @@ export interface ForwardOptions {
    * set to its seed, so its masks do not depend on the rows beside it.
    */
   dropoutRowSeeds?: number[];
+  /**
+   * Gradient checkpointing, for training: each layer keeps only its input,
+   * and the backward pass runs the layer's forward again from it to take its
+   * gradients (see recompute.ts). Activation memory falls from every layer's
+   * intermediates to one [tokens, hidden] tensor a layer plus one layer's
+   * intermediates, for about one more forward pass of time. The gradients
+   * flow to the layers' adapters with LoRA, else to their weights (the
+   * trainable tensors, as train/params.ts picks them). Outside a gradient
+   * computation (evaluation) each layer's intermediates are freed as soon as
+   * the layer is done. Not with a cache (generation).
+   */
+  gradientCheckpointing?: boolean;
 }
 
 /** A forward's dropout seeds: one for the whole batch, or one per batch row. */
@@ -91,6 +104,29 @@ export function disposeDecoder(model: Decoder): void {
   model.weights.clear();
   model.lora?.dispose();
   model.rope.dispose();
+}
+
+/**
+ * A shallow copy of the model that reads `tensors` in place of the adapters
+ * (LoRA tensors) or weights of the same names; the model is left as it is.
+ */
+export function withTensors(model: Decoder, tensors: Map<string, tf.Tensor>): Decoder {
+  const lora = model.lora;
+  const adapters = lora ? new Map(lora.tensors) : undefined;
+  const weights = new Map(model.weights);
+  for (const [name, t] of tensors) {
+    if (adapters?.has(name)) adapters.set(name, t);
+    else if (weights.has(name)) weights.set(name, t);
+    else throw new Error(`decoder: the model has no weight or adapter "${name}" to replace`);
+  }
+  if (!lora || !adapters) return { ...model, weights };
+  const adapterFor = (weightName: string) => {
+    const original = lora.adapterFor(weightName);
+    if (!original) return undefined;
+    const k = loraKeys(weightName);
+    return { ...original, a: adapters.get(k.a) as tf.Tensor2D, b: adapters.get(k.b) as tf.Tensor2D };
+  };
+  return { ...model, weights, lora: { ...lora, tensors: adapters, adapterFor } };
 }
 
 function weight(model: Decoder, name: string): tf.Tensor {
@@ -240,6 +276,53 @@ function mlp(model: Decoder, layer: number, x: tf.Tensor2D, dropout?: DropoutSee
   return linear(model, tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.down_proj.weight`, dropout);
 }
 
+/** One decoder layer: h + attention(norm(h)), then + mlp(norm(...)); with the layer's keys and values for a cache. */
+function decoderLayer(
+  model: Decoder,
+  layer: number,
+  h: tf.Tensor2D,
+  ctx: AttentionContext,
+  cached?: { k: tf.Tensor4D; v: tf.Tensor4D },
+): { h: tf.Tensor2D; k: tf.Tensor4D; v: tf.Tensor4D } {
+  const p = layerPrefix(layer);
+  const eps = model.config.rms_norm_eps;
+  const att = attention(model, layer, rmsNorm(h, weight(model, `${p}.input_layernorm.weight`), eps), ctx, cached);
+  const mid = tf.add<tf.Tensor2D>(h, att.out);
+  const out = tf.add<tf.Tensor2D>(mid, mlp(model, layer, rmsNorm(mid, weight(model, `${p}.post_attention_layernorm.weight`), eps), ctx.dropout));
+  return { h: out, k: att.k, v: att.v };
+}
+
+/**
+ * A layer's tensors that train, by name: its adapters when the model has
+ * LoRA (the base weights stay constant), else its weights; the rule of
+ * train/params.ts trainableMap.
+ */
+function layerTrainables(model: Decoder, layer: number): Map<string, tf.Tensor> {
+  const prefix = `${layerPrefix(layer)}.`;
+  const home = model.lora ? model.lora.tensors : model.weights;
+  return new Map([...home].filter(([name]) => name.startsWith(prefix)));
+}
+
+/**
+ * A layer under gradient checkpointing (see recompute.ts): its input and
+ * trainable tensors are the explicit inputs, which get the gradients; the
+ * rotary tables and the attention mask are kept for the recomputation. The
+ * dropout masks are seeded by (seed, projection), so the recomputation draws
+ * the same ones.
+ */
+function checkpointedLayer(model: Decoder, layer: number, h: tf.Tensor2D, ctx: AttentionContext): tf.Tensor2D {
+  const trainables = layerTrainables(model, layer);
+  const names = [...trainables.keys()];
+  return recomputed(
+    ([x, ...params], [cos, sin, bias]) => {
+      const replica = withTensors(model, new Map(names.map((name, i) => [name, params[i]])));
+      return decoderLayer(replica, layer, x as tf.Tensor2D, { ...ctx, cos, sin, bias }).h;
+    },
+    [h, ...trainables.values()],
+    [ctx.cos, ctx.sin, ctx.bias],
+  );
+}
+
 /** The forward's dropout seeds, checked against the batch size; undefined outside training. */
 function dropoutSeeds(options: ForwardOptions, batch: number): DropoutSeeds | undefined {
   const rowSeeds = options.dropoutRowSeeds;
@@ -257,6 +340,9 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
   if (segments) {
     if (options.cache || options.keyMask) throw new Error('decoder: segmentIds cannot be combined with a cache or a keyMask (segment 0 already marks padding)');
     if (segments.shape[0] !== B || segments.shape[1] !== T) throw new Error(`decoder: segmentIds has shape [${segments.shape}], expected [${B}, ${T}] like ids`);
+  }
+  if (options.gradientCheckpointing && (options.cache || options.returnCache)) {
+    throw new Error('decoder: gradientCheckpointing is for training and cannot be combined with a cache or returnCache (generation)');
   }
   const past = options.cache ? options.cache.keys[0].shape[2] : 0;
   const starts = segments ? segmentStarts(segments.dataSync(), B, T) : undefined;
@@ -276,14 +362,16 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
   const keep = options.cache !== undefined || options.returnCache === true;
   const cache: KVCache = { keys: [], values: [] };
   for (let i = 0; i < config.num_hidden_layers; i++) {
-    const p = layerPrefix(i);
+    if (options.gradientCheckpointing) {
+      h = checkpointedLayer(model, i, h, ctx);
+      continue;
+    }
     const cached = options.cache ? { k: options.cache.keys[i], v: options.cache.values[i] } : undefined;
-    const att = attention(model, i, rmsNorm(h, weight(model, `${p}.input_layernorm.weight`), config.rms_norm_eps), ctx, cached);
-    h = tf.add(h, att.out);
-    h = tf.add(h, mlp(model, i, rmsNorm(h, weight(model, `${p}.post_attention_layernorm.weight`), config.rms_norm_eps), ctx.dropout));
+    const layer = decoderLayer(model, i, h, ctx, cached);
+    h = layer.h;
     if (keep) {
-      cache.keys.push(att.k);
-      cache.values.push(att.v);
+      cache.keys.push(layer.k);
+      cache.values.push(layer.v);
     }
   }
   const hidden = rmsNorm(h, weight(model, 'model.norm.weight'), config.rms_norm_eps);

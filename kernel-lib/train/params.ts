@@ -3,9 +3,8 @@
 // trains every weight the forward reads; with LoRA adapters only the adapters
 // (and weights trained beside them, such as a reward model's head) train.
 import * as tf from '@tensorflow/tfjs';
-import type { Decoder } from '../model/decoder';
+import { withTensors, type Decoder } from '../model/decoder';
 import type { AdamWParam } from './adamw';
-import { loraKeys } from '../model/lora_state';
 import { SCORE_WEIGHT } from '../model/weights';
 
 /** The map the trainable tensors live in: the adapters' if the model has LoRA, else the weights. */
@@ -43,24 +42,5 @@ export function writeParams(model: Decoder, params: AdamWParam[]): void {
 
 /** A shallow copy of the model whose trainable tensors are `tensors` (same order as trainableMap). */
 export function withTrainable(model: Decoder, names: string[], tensors: tf.Tensor[]): Decoder {
-  const replaced = new Map(names.map((n, i) => [n, tensors[i]] as [string, tf.Tensor]));
-  if (model.lora) {
-    const lora = model.lora;
-    const map = new Map(lora.tensors);
-    for (const [n, t] of replaced) map.set(n, t);
-    return {
-      ...model,
-      lora: { ...lora, tensors: map, adapterFor: (w: string) => adapterFrom(lora, map, w) },
-    };
-  }
-  const weights = new Map(model.weights);
-  for (const [n, t] of replaced) weights.set(n, t);
-  return { ...model, weights };
-}
-
-function adapterFrom(lora: NonNullable<Decoder['lora']>, map: Map<string, tf.Tensor>, weightName: string) {
-  const original = lora.adapterFor(weightName);
-  if (!original) return undefined;
-  const k = loraKeys(weightName);
-  return { ...original, a: map.get(k.a) as tf.Tensor2D, b: map.get(k.b) as tf.Tensor2D };
+  return withTensors(model, new Map(names.map((n, i) => [n, tensors[i]] as [string, tf.Tensor])));
 }
