@@ -122,7 +122,7 @@ export function pairLogps(model: Decoder, batch: PreferenceBatch, context: Objec
     ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:chosen`)),
     ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:rejected`)),
   ];
-  const r = replyLogps(model, preferenceRows(batch), { dropoutRowSeeds });
+  const r = replyLogps(model, preferenceRows(batch), { dropoutRowSeeds, gradientCheckpointing: context.gradientCheckpointing });
   return {
     r,
     side: (t, k) => tf.slice(t, [k * P], [P]) as tf.Tensor1D,

@@ -42,14 +42,24 @@ export interface EvalResult {
   metrics: { eval_loss: number; [metric: string]: number };
 }
 
+export interface EvaluateOptions {
+  /**
+   * Run each decoder layer in a scope of its own, as gradient checkpointing
+   * does (the trainer passes its TrainConfig.gradientCheckpointing): the
+   * forward then holds one layer's intermediates at a time instead of all of
+   * them until the batch's loss is read. Same numbers.
+   */
+  gradientCheckpointing?: boolean;
+}
+
 /** Loss and metrics over `batches` without updating the model. */
-export function evaluate<B>(model: Decoder, objective: Objective<B>, batches: B[]): EvalResult {
+export function evaluate<B>(model: Decoder, objective: Objective<B>, batches: B[], options: EvaluateOptions = {}): EvalResult {
   const reduce = objective.metricReduce ?? {};
   let sum = 0;
   let count = 0;
   const combined: Record<string, number> = {};
   batches.forEach((b, i) => {
-    const r = computeLoss(model, objective, validated(objective, model, b, `evaluate: eval batch ${i}`));
+    const r = computeLoss(model, objective, validated(objective, model, b, `evaluate: eval batch ${i}`), options);
     sum += r.lossSum;
     count += r.count;
     for (const [k, v] of Object.entries(r.metrics)) combined[k] = combineMetric(reduce[k], combined[k], v);

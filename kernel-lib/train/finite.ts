@@ -8,7 +8,7 @@
 import type { Decoder } from '../model/decoder';
 import type { AdamWParam } from './adamw';
 import { globalNorm } from './gradients';
-import type { Objective } from './objective';
+import type { Objective, ObjectiveContext } from './objective';
 import { computeGradients } from './step';
 
 /** Thrown when the loss, gradients or weights stop being finite; the last good checkpoint is left untouched. */
@@ -44,11 +44,12 @@ export function firstNonFinite(params: AdamWParam[]): { name: string; index: num
  * The mean loss and gradient norm of the first of `batches` on which the
  * model's current weights give a non-finite one (no dropout), or null: the
  * test a checkpoint must pass before it is saved when no next step vouches
- * for it.
+ * for it. `context` may ask for gradient checkpointing (its dropout seed is
+ * left out).
  */
-export function nonFiniteOn<B>(model: Decoder, objective: Objective<B>, batches: B[]): { loss: number; gradNorm: number } | null {
+export function nonFiniteOn<B>(model: Decoder, objective: Objective<B>, batches: B[], context: ObjectiveContext = {}): { loss: number; gradNorm: number } | null {
   for (const b of batches) {
-    const r = computeGradients(model, objective, b, {});
+    const r = computeGradients(model, objective, b, { gradientCheckpointing: context.gradientCheckpointing });
     const loss = r.lossSum / r.count;
     const gradNorm = globalNorm(r.grads) / r.count;
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm };

@@ -149,7 +149,10 @@ export function ktoObjective(options: KtoOptions = {}): Objective<KtoBatch> {
       const R = batch.rows;
       const seed = context.dropoutSeed;
       const first = context.firstRow ?? 0;
-      const r = replyLogps(model, batch, { dropoutRowSeeds: seed === undefined ? undefined : Array.from({ length: R }, (_, i) => hashString(`${seed}:${first + i}`)) });
+      const r = replyLogps(model, batch, {
+        dropoutRowSeeds: seed === undefined ? undefined : Array.from({ length: R }, (_, i) => hashString(`${seed}:${first + i}`)),
+        gradientCheckpointing: context.gradientCheckpointing,
+      });
       const desirable = tf.tensor1d(batch.desirable);
       const out = ktoLoss({ policy: r.logps, reference: tf.tensor1d(batch.refLogps), desirable, klPolicy: tf.tensor1d([batch.z0]), klReference: tf.tensor1d([0]) }, batch.kto ?? options);
       const { rows, desirable: nd, undesirable: nu } = batch.counts;

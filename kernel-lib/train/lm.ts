@@ -78,10 +78,11 @@ function batchLogits(model: Decoder, batch: LmBatch, context: ObjectiveContext):
   const { rows, length } = batch;
   const ids = tf.tensor2d(batch.inputs, [rows, length], 'int32');
   const seed = context.dropoutSeed;
-  if (seed === undefined) return forward(model, ids).logits;
+  const gradientCheckpointing = context.gradientCheckpointing;
+  if (seed === undefined) return forward(model, ids, { gradientCheckpointing }).logits;
   const firstRow = context.firstRow ?? 0;
   const dropoutRowSeeds = Array.from({ length: rows }, (_, r) => rowSeed(seed, firstRow + r));
-  return forward(model, ids, { dropoutRowSeeds }).logits;
+  return forward(model, ids, { dropoutRowSeeds, gradientCheckpointing }).logits;
 }
 
 export const lmObjective: Objective<LmBatch> = {

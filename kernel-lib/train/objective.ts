@@ -15,6 +15,12 @@ export interface ObjectiveContext {
    * global row), so a row gets the same mask whichever worker computes it.
    */
   firstRow?: number;
+  /**
+   * Recompute each decoder layer's forward in the backward pass instead of
+   * keeping its activations (TrainConfig.gradientCheckpointing); objectives
+   * pass it to the model's forward as ForwardOptions.gradientCheckpointing.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export interface ObjectiveOutput {

@@ -28,6 +28,12 @@ export interface ReplyLogps {
   meanEntropy: tf.Tensor1D;
 }
 
+/** The training settings of the forward: per-row dropout seeds and gradient checkpointing (ForwardOptions). */
+export interface ReplyForwardOptions {
+  dropoutRowSeeds?: number[];
+  gradientCheckpointing?: boolean;
+}
+
 /**
  * The weight of each prediction: position t predicts token t + 1, which
  * counts when it is a reply token (promptLength <= t + 1 < length).
@@ -64,12 +70,12 @@ function targetsAndMask(rows: ReplyRows): { targets: Int32Array; keyMask: Int32A
  * log p(next token) at every position [R * L], with the flat logits, their
  * log-normaliser and the final hidden states (inside the caller's tidy).
  */
-function positionLogps(model: Decoder, rows: ReplyRows, dropoutRowSeeds?: number[]): { logp: tf.Tensor1D; logits: tf.Tensor2D; logZ: tf.Tensor1D; hidden: tf.Tensor2D } {
+function positionLogps(model: Decoder, rows: ReplyRows, options: ReplyForwardOptions): { logp: tf.Tensor1D; logits: tf.Tensor2D; logZ: tf.Tensor1D; hidden: tf.Tensor2D } {
   const { rows: R, length: L } = rows;
   const V = model.config.vocab_size;
   const { targets, keyMask } = targetsAndMask(rows);
   const ids = tf.tensor2d(rows.ids, [R, L], 'int32');
-  const { hidden } = hiddenStates(model, ids, { keyMask: tf.tensor2d(keyMask, [R, L], 'int32'), dropoutRowSeeds });
+  const { hidden } = hiddenStates(model, ids, { keyMask: tf.tensor2d(keyMask, [R, L], 'int32'), dropoutRowSeeds: options.dropoutRowSeeds, gradientCheckpointing: options.gradientCheckpointing });
   const logits = outputLogits(model, hidden);
   const logZ = tf.logSumExp(logits, -1) as tf.Tensor1D;
   const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), -1);
@@ -82,11 +88,11 @@ function positionEntropy(logits: tf.Tensor2D, logZ: tf.Tensor1D): tf.Tensor1D {
 }
 
 /** One forward over the rows: each reply's summed log-probability, with TRL's logits and entropy figures. */
-export function replyLogps(model: Decoder, rows: ReplyRows, options: { dropoutRowSeeds?: number[] } = {}): ReplyLogps {
+export function replyLogps(model: Decoder, rows: ReplyRows, options: ReplyForwardOptions = {}): ReplyLogps {
   const { rows: R, length: L } = rows;
   const { weights, tokens } = replyTokenWeights(rows);
   return tf.tidy(() => {
-    const { logp, logits, logZ } = positionLogps(model, rows, options.dropoutRowSeeds);
+    const { logp, logits, logZ } = positionLogps(model, rows, options);
     const w = tf.tensor1d(weights);
     const perRow = (x: tf.Tensor) => tf.sum(tf.reshape(tf.mul(x, w), [R, L]), 1);
     const logps = perRow(logp) as tf.Tensor1D;
@@ -114,11 +120,11 @@ export interface ReplyTokenLogps {
  * each sampled token by its own probability ratio: one forward, every reply
  * token's log-probability in place, prompt and padding masked out.
  */
-export function replyTokenLogps(model: Decoder, rows: ReplyRows, options: { dropoutRowSeeds?: number[]; values?: boolean } = {}): ReplyTokenLogps {
+export function replyTokenLogps(model: Decoder, rows: ReplyRows, options: ReplyForwardOptions & { values?: boolean } = {}): ReplyTokenLogps {
   const { rows: R, length: L } = rows;
   const { weights, tokens } = replyTokenWeights(rows, 'replyTokenLogps');
   return tf.tidy(() => {
-    const { logp, logits, logZ, hidden } = positionLogps(model, rows, options.dropoutRowSeeds);
+    const { logp, logits, logZ, hidden } = positionLogps(model, rows, options);
     const mask = tf.tensor2d(weights, [R, L]);
     return {
       logps: tf.mul(tf.reshape(logp, [R, L]), mask) as tf.Tensor2D,

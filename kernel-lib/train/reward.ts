@@ -117,7 +117,7 @@ export function rewardObjective(options: RewardObjectiveOptions = {}): Objective
         ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:chosen`)),
         ...Array.from({ length: P }, (_, i) => hashString(`${seed}:${first + i}:rejected`)),
       ];
-      const scores = sequenceScores(model, ids, lengths, { dropoutRowSeeds });
+      const scores = sequenceScores(model, ids, lengths, { dropoutRowSeeds, gradientCheckpointing: context.gradientCheckpointing });
       const chosen = tf.slice(scores, [0], [P]) as tf.Tensor1D;
       const rejected = tf.slice(scores, [P], [P]) as tf.Tensor1D;
       const margin = batch.margin ? tf.tensor1d(batch.margin) : undefined;

@@ -121,7 +121,7 @@ export function rlObjective(options: RlLossOptions = {}): Objective<RlBatch> {
       const seed = context.dropoutSeed;
       const first = context.firstRow ?? 0;
       const dropoutRowSeeds = seed === undefined ? undefined : Array.from({ length: R }, (_, i) => hashString(`${seed}:${first + i}`));
-      const t = replyTokenLogps(model, batch, { dropoutRowSeeds, values: Boolean(batch.ppo) });
+      const t = replyTokenLogps(model, batch, { dropoutRowSeeds, values: Boolean(batch.ppo), gradientCheckpointing: context.gradientCheckpointing });
       const tokens = t.tokens.reduce((a, b) => a + b, 0);
       const oldLogps = batch.oldLogps ? tf.tensor2d(batch.oldLogps, [R, L]) : undefined;
       const numTokens = tf.scalar(replyTokens(batch) + batch.promptLengths.reduce((a, b) => a + b, 0));

@@ -257,6 +257,7 @@ export const sftObjective: Objective<SftBatch> = {
       positions: packed ? tf.tensor2d(batch.positions!, [rows, length], 'int32') : undefined,
       keyMask: packed ? undefined : tf.tensor2d(batch.segments ?? new Int32Array(n).fill(1), [rows, length], 'int32'),
       dropoutRowSeeds: context.dropoutSeed === undefined ? undefined : Array.from({ length: rows }, (_, r) => rowSeed(context.dropoutSeed!, (context.firstRow ?? 0) + r)),
+      gradientCheckpointing: context.gradientCheckpointing,
     };
     const logits = tf.reshape(forward(model, ids, options).logits, [n, V]) as tf.Tensor2D;
     const lossSum = tokenCrossEntropySum(logits, tf.tensor1d(batch.targets, 'int32'), tf.tensor1d(mask, 'float32'));

@@ -56,12 +56,16 @@ export interface LossResult {
   metrics: Record<string, number>;
 }
 
-/** The summed loss, count and metrics of a batch without gradients (evaluation). */
-export function computeLoss<B>(model: Decoder, objective: Objective<B>, batch: B): LossResult {
+/**
+ * The summed loss, count and metrics of a batch without gradients
+ * (evaluation: no dropout). With gradientCheckpointing each layer's
+ * intermediates are freed as soon as it is done (see evaluate).
+ */
+export function computeLoss<B>(model: Decoder, objective: Objective<B>, batch: B, options: { gradientCheckpointing?: boolean } = {}): LossResult {
   let count = 0;
   const metricTensors: Record<string, tf.Scalar> = {};
   const value = tf.tidy(() => {
-    const out = objective.loss(model, batch, {});
+    const out = objective.loss(model, batch, { gradientCheckpointing: options.gradientCheckpointing });
     count = out.count;
     for (const [k, t] of Object.entries(out.metrics ?? {})) metricTensors[k] = tf.keep(t);
     return out.lossSum;
