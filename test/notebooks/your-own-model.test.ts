@@ -62,7 +62,7 @@ describe('notebooks/10-your-own-model', function () {
     });
     const record = m.notebooks[0];
     assert.equal(record.status, 'ok', JSON.stringify(record.failure ?? record));
-    console.log(`      notebook 10 ran in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.log(`      notebook 10 ran in ${((Date.now() - started) / 1000).toFixed(0)} s; loss drop ${record.figures?.['own-model/lora_sft/loss_drop']?.value?.toFixed(3)}`);
     const nb = JSON.parse(fs.readFileSync(record.output, 'utf8'));
     assertExecutedSize(record.output);
     const joined = (v: unknown) => (Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '');
