@@ -9,7 +9,8 @@ exit status 2):
   logits          --checkpoint DIR --ids JSON [--mask JSON]
   generate        --checkpoint DIR --ids JSON [--mask JSON] --new-tokens N
   make-checkpoint --config-json JSON --out DIR --seed N [--init-std S]
-  bench           --config S|M --threads N --steps K --warmup W
+  bench           --config S|M|L --threads N --steps K --warmup W
+                  [--gradient-checkpointing] [--skip-generate]
   selftest
 
 Everything is computed in float32 on the CPU.
@@ -78,6 +79,9 @@ def build_parser():
     bn.add_argument("--seed", type=int, default=0)
     bn.add_argument("--configs", default=DEFAULT_BENCH_CONFIGS,
                     help="benchmark configs JSON (default: ../bench/configs.json next to this script)")
+    bn.add_argument("--gradient-checkpointing", action="store_true",
+                    help="recompute each decoder layer in the backward pass (torch.utils.checkpoint)")
+    bn.add_argument("--skip-generate", action="store_true", help="time training only")
 
     sub.add_parser("selftest", help="internal consistency checks (KV cache, padding, checkpoint I/O)")
     return p
@@ -131,6 +135,7 @@ import numpy as np  # noqa: E402  (must follow the thread pinning above)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+import torch.utils.checkpoint  # noqa: E402
 
 
 # ---------------------------------------------------------------------------
@@ -361,6 +366,7 @@ class Llama(nn.Module):
         self.model = Decoder(cfg)
         self.rotary = Rotary(cfg["head_dim"], cfg["rope_theta"])
         self.lm_head = nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
+        self.gradient_checkpointing = False
         if cfg["tie_word_embeddings"]:
             # One shared Parameter, so the optimiser sees (and decays) it once.
             self.lm_head.weight = self.model.embed_tokens.weight
@@ -408,13 +414,56 @@ class Llama(nn.Module):
 
         cos, sin = self.rotary(positions)
         x = self.model.embed_tokens(ids)
+        recompute = self.gradient_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         for layer in self.model.layers:
-            x = layer(x, cos, sin, allowed, cache)
+            if recompute:
+                # Keeps each layer's input only; the backward pass runs the
+                # layer again. Non-reentrant, so adapters of a layer whose
+                # input needs no gradient (the frozen embedding's) get theirs.
+                x = torch.utils.checkpoint.checkpoint(layer, x, cos, sin, allowed, None, use_reentrant=False)
+            else:
+                x = layer(x, cos, sin, allowed, cache)
         if cache is not None:
             cache.length += t
         if last_only:
             x = x[:, -1:]
         return self.lm_head(self.model.norm(x))
+
+
+class LoraLinear(nn.Module):
+    """A frozen projection plus a trainable low-rank update, as PEFT's
+    LoRA layer computes it: base(x) + (alpha / r) * B(A(x)), with A [r, in]
+    drawn uniform in +-1/sqrt(in) and B [out, r] zero (PEFT's defaults)."""
+
+    def __init__(self, base, rank, alpha, generator):
+        super().__init__()
+        self.base = base
+        self.base.weight.requires_grad_(False)
+        bound = 1.0 / math.sqrt(base.in_features)
+        self.lora_A = nn.Parameter((torch.rand(rank, base.in_features, generator=generator) * 2 - 1) * bound)
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank))
+        self.scaling = alpha / rank
+
+    def forward(self, x):
+        return self.base(x) + F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scaling
+
+
+def add_lora(model, lora, seed):
+    """Freezes every weight and wraps the targeted projections of each layer
+    in LoraLinear; returns the adapter parameters (the only trainable ones)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(seed)
+    targets = set(lora["targets"])
+    for layer in model.model.layers:
+        for parent in (layer.self_attn, layer.mlp):
+            for name, child in list(parent.named_children()):
+                if name in targets and isinstance(child, nn.Linear):
+                    setattr(parent, name, LoraLinear(child, lora["rank"], lora["alpha"], g))
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise UsageError(f"LoRA targets {sorted(targets)} match no projection")
+    return params
 
 
 @torch.no_grad()
@@ -766,32 +815,48 @@ def cmd_bench(args):
 
     model = Llama(cfg)
     init_weights(model, args.seed)
+    # A LoRA config ("lora": rank, alpha, targets) trains adapters only: the
+    # base weights are frozen, and AdamW sees the adapters alone.
+    lora = bc.get("lora")
+    trainable = add_lora(model, lora, args.seed) if lora else list(model.parameters())
+    model.gradient_checkpointing = args.gradient_checkpointing
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=tr["lr"], betas=(0.9, 0.95), eps=1e-8,
+    opt = torch.optim.AdamW(trainable, lr=tr["lr"], betas=(0.9, 0.95), eps=1e-8,
                             weight_decay=tr["weight_decay"])
     bsz, seq, vocab = tr["batch_size"], tr["seq_len"], cfg["vocab_size"]
+    # An update may be taken as several micro-batches of micro_batch rows
+    # (gradients summed), as the wasm side does to bound its heap.
+    micro = tr.get("micro_batch", bsz)
+    if micro < 1 or bsz % micro:
+        raise UsageError(f"micro_batch {micro} must divide batch_size {bsz}")
     g = torch.Generator().manual_seed(args.seed)
     # Batches are drawn up front so the timed loop holds only the training step.
     batches = [torch.randint(0, vocab, (bsz, seq + 1), generator=g) for _ in range(args.warmup + args.steps)]
 
     def step(batch):
         opt.zero_grad(set_to_none=True)
-        logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, vocab), batch[:, 1:].reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        total = 0.0
+        for part in batch.split(micro):
+            logits = model(part[:, :-1])
+            # Summed, then divided by the whole batch's tokens: the mean over the update.
+            loss = F.cross_entropy(logits.reshape(-1, vocab), part[:, 1:].reshape(-1), reduction="sum") / (bsz * seq)
+            loss.backward()
+            total += loss.item()
+            del logits, loss
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
-        return loss.item()
+        return total
 
     losses = [step(b) for b in batches[:args.warmup]]
     t0 = time.perf_counter()
     for b in batches[args.warmup:]:
         losses.append(step(b))
     train_s = time.perf_counter() - t0
+    train_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     model.eval()
     gen_rates = {}
-    for gb in gen["batch_sizes"]:
+    for gb in ([] if args.skip_generate else gen["batch_sizes"]):
         prompt = torch.randint(0, vocab, (gb, gen["prompt_len"]), generator=g)
         greedy_generate(model, prompt, gen["new_tokens"])  # untimed warmup of this shape
         t0 = time.perf_counter()
@@ -813,7 +878,12 @@ def cmd_bench(args):
         "gen": gen_rates,
         "gen_settings": {"prompt_len": gen["prompt_len"], "new_tokens": gen["new_tokens"]},
         "params": sum(p.numel() for p in model.parameters()),
+        "trainable_params": sum(p.numel() for p in trainable),
+        "lora": lora,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "micro_batch": micro,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "train_peak_rss_mb": train_rss_mb,
         "env": {k: os.environ.get(k) for k in
                 ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")},
     }
