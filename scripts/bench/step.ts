@@ -16,6 +16,7 @@ import { lmObjective } from '../../kernel-lib/train/lm';
   await selectBackend('wasm');
   const c = JSON.parse(fs.readFileSync(path.join(__dirname, 'configs.json'), 'utf8'))[name];
   if (!c) throw new Error(`step: unknown config "${name}"`);
+  if (c.lora) throw new Error(`step: ${name} is a LoRA config; its step is measured by scripts/bench/lora.ts and scripts/bench/checkpointing.ts`);
   const config = modelConfig(c.model);
   const model = createDecoder(config, 1);
   const { batch_size: rows, seq_len: length } = c.train;
