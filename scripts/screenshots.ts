@@ -59,9 +59,11 @@ async function main(): Promise<number> {
       const figure = lab.locator('.jp-OutputArea-output img').first();
       await figure.waitFor({ timeout: 60_000 });
       await dismissDialogs(lab);
-      // Put the first figure, with the cell that drew it, in view.
-      await figure.evaluate((img) => img.closest('.jp-Cell')?.scrollIntoView({ block: 'start' }));
-      await lab.waitForTimeout(1000);
+      // Put the first figure in the middle of the view; again once the cells around it have laid out.
+      for (let i = 0; i < 3; i++) {
+        await figure.evaluate((img) => img.scrollIntoView({ block: 'center' }));
+        await lab.waitForTimeout(700);
+      }
       const labPng = path.join(values.to, 'jupyterlab-untrusted.png');
       await lab.screenshot({ path: labPng });
       console.log(`wrote ${labPng}`);

@@ -77,23 +77,30 @@ export function stageAndMetric(name: string): { stage: string; metric: string } 
   return cut < 0 ? { stage: '', metric: name } : { stage: name.slice(0, cut), metric: name.slice(cut + 1) };
 }
 
+/** The metrics the table across stages holds: how right the replies are, how they fare against a baseline, how far the policy moved. */
+const HEADLINE = /^(heldout_)?(exact_match|content_accuracy|pairwise_accuracy)$|^win_rate_(greedy|sampled)$|^kl$/;
+
 /**
- * The figures of every notebook as one table, a row per stage and a column
- * per metric, each value coloured by its band check.
+ * The accuracy and win-rate table across stages: a row per stage (sft,
+ * dpo/onpolicy, rl/grpo, ...) and a column per headline metric, each value
+ * coloured by its band check. Breakdowns of a figure (its per-family values,
+ * recorded under the figure's name) stay in the notebooks' own tables.
  */
 function stageTable(notebooks: NotebookRecord[]): string {
   const rows = new Map<string, { notebook: string; cells: Map<string, FigureRecord> }>();
   const metrics: string[] = [];
   for (const nb of notebooks) {
+    const names = Object.keys(nb.figures ?? {});
     for (const [name, f] of Object.entries(nb.figures ?? {})) {
       const { stage, metric } = stageAndMetric(name);
+      if (names.includes(stage) || !HEADLINE.test(metric)) continue;
       if (!metrics.includes(metric)) metrics.push(metric);
       const key = `${nb.name}\u0000${stage}`;
       if (!rows.has(key)) rows.set(key, { notebook: nb.name, cells: new Map() });
       rows.get(key)!.cells.set(metric, f);
     }
   }
-  if (rows.size === 0) return '<p class="muted">No notebook recorded a figure.</p>';
+  if (rows.size === 0) return '<p class="muted">No notebook recorded an accuracy, win rate or KL.</p>';
   const head = `<tr><th>notebook</th><th>stage</th>${metrics.map((m) => `<th>${esc(m)}</th>`).join('')}</tr>`;
   const body = [...rows.entries()].map(([key, row]) => {
     const stage = key.split('\u0000')[1];
@@ -205,8 +212,8 @@ ${list.length ? `<h3>Charts</h3><div class="charts">${figures.join('\n')}</div>`
 ${overview}
 <h2>Notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>cells</th><th>time</th><th>figures</th><th>charts</th><th>failure</th></tr>${notebookRows.join('')}</table>
-<h2>Figures by stage</h2>
-<p class="muted">Each recorded figure, a row per stage and a column per metric; green: inside its expected band for ${esc(manifest.mode)} mode (shown under the value), red: outside it.</p>
+<h2>Accuracy and win rate by stage</h2>
+<p class="muted">Held-out accuracy, win rate against the baseline and KL from the reference, a row per stage; green: inside its expected band for ${esc(manifest.mode)} mode (shown under the value), red: outside it. Every figure, with its breakdowns, is in its notebook's table below.</p>
 ${stageTable(manifest.notebooks)}
 ${sections.join('\n')}
 </body></html>

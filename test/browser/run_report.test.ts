@@ -28,23 +28,25 @@ describe('workbook: the run report', function () {
     out = path.join(dir, 'out with space');
     const bands = path.join(dir, 'bands.json');
     const band = (quick: [number, number]) => ({ quick, why: 'test' });
-    fs.writeFileSync(bands, JSON.stringify({ notebooks: { charts: { 'sft/accuracy': band([0.4, 0.6]), 'dpo/accuracy': band([0, 0.5]) } } }));
+    fs.writeFileSync(bands, JSON.stringify({ notebooks: { charts: { 'sft/exact_match': band([0.4, 0.6]), 'dpo/exact_match': band([0, 0.5]) } } }));
     manifest = await runWorkbook({ notebooksDir: fixtures, outDir: out, select: ['charts'], mode: 'quick', seed: 0, parameters: {}, cellTimeoutSeconds: 60, log: () => {}, bandsFile: bands });
     html = fs.readFileSync(path.join(out, REPORT_FILE), 'utf8');
   });
 
   it('holds the run, the figures against their bands by stage, and links to the executed notebook', () => {
     const nb = manifest.notebooks[0];
-    assert.equal(nb.status, 'failed', 'dpo/accuracy 0.9 is outside [0, 0.5]');
+    assert.equal(nb.status, 'failed', 'dpo/exact_match 0.9 is outside [0, 0.5]');
     assert.match(html, /<title>Workbook run .* — failed<\/title>/);
     assert.match(html, /1 of 1 notebooks failed/);
     assert.match(html, new RegExp(`<code>${manifest.git.commit!.slice(0, 12)}`));
-    // The pivot: a row per stage (sft, dpo), a column per metric (accuracy, kl).
+    // The pivot: a row per stage (sft, dpo), a column per headline metric (exact_match, kl);
+    // neither the breakdown sft/exact_match/arithmetic nor dpo/sampling_share is in it.
     const pivot = html.slice(html.indexOf('<table class="pivot">'), html.indexOf('</table>', html.indexOf('<table class="pivot">')));
-    assert.match(pivot, /<th>accuracy<\/th><th>kl<\/th>/);
+    assert.match(pivot, /<tr><th>notebook<\/th><th>stage<\/th><th>exact_match<\/th><th>kl<\/th><\/tr>/);
+    assert.doesNotMatch(pivot, /arithmetic|sampling_share/);
     assert.match(pivot, /<td>sft<\/td><td class="num pass"[^>]*>0\.5<span class="band">\[0\.4, 0\.6\]<\/span><\/td><td><\/td>/);
     assert.match(pivot, /<td>dpo<\/td><td class="num fail"[^>]*>0\.9<span class="band">\[0, 0\.5\]<\/span><\/td><td class="num">0\.3<\/td>/);
-    assert.match(html, /<td><code>dpo\/accuracy<\/code><\/td><td class="num">0\.9<\/td><td>\[0, 0\.5\]<\/td><td class="fail">FAIL<\/td><td>7<\/td>/);
+    assert.match(html, /<td><code>dpo\/exact_match<\/code><\/td><td class="num">0\.9<\/td><td>\[0, 0\.5\]<\/td><td class="fail">FAIL<\/td><td>7<\/td>/);
     // The link is relative and encoded, so the folder can be moved or kept as a CI artifact.
     assert.match(html, /<a href="charts\.ipynb">charts<\/a>/);
     assert.ok(fs.existsSync(path.join(out, 'charts.ipynb')));
