@@ -50,7 +50,7 @@ describe('notebooks/04-instruction-tuning', function () {
     assert.match(text('base'), /No base checkpoint in .*no-base-here: pre-training one here/);
     assert.ok(outputs('template').some((o) => String(o.data?.['text/html'] ?? '').includes('tv-t tr sp')), 'token view with a trained end-of-turn token');
     const live = outputs('train').map((o) => o.data?.['application/vnd.plotly.v1+json'] as { data?: { name?: string }[] } | undefined).find(Boolean);
-    assert.deepEqual(live?.data?.map((t) => t.name), ['train loss', 'eval loss', 'mean_token_accuracy', 'eval_mean_token_accuracy'], 'live figure: loss and mean_token_accuracy, train and held out');
+    assert.deepEqual(live?.data?.map((t) => t.name), ['train loss', 'eval loss', 'mean_token_accuracy (right axis)', 'eval_mean_token_accuracy (right axis)'], 'live figure: loss and mean_token_accuracy, train and held out');
     for (const id of ['curve', 'after', 'masking', 'packing', 'lora']) assert.ok(outputs(id).some((o) => o.data?.['application/vnd.plotly.v1+json']), `figure in ${id}`);
 
     // The figures the notebook recorded, as the runner put them in the manifest.

@@ -78,7 +78,7 @@ describe('notebooks/05-reward-model', function () {
     assert.ok(plots('bt') >= 1, 'Bradley-Terry toy plot');
     assert.ok(plots('train') >= 1, 'live loss plot');
     const live = outputs('train').map((o) => o.data?.['application/vnd.plotly.v1+json'] as { data?: { name?: string }[] } | undefined).find(Boolean);
-    assert.deepEqual(live?.data?.map((t) => t.name), ['train loss', 'eval loss', 'accuracy', 'eval_accuracy'], 'the live plot draws the pairwise accuracy, train and held out');
+    assert.deepEqual(live?.data?.map((t) => t.name), ['train loss', 'eval loss', 'accuracy (right axis)', 'eval_accuracy (right axis)'], 'the live plot draws the pairwise accuracy, train and held out');
     assert.ok(plots('curve') >= 2, 'loss/accuracy and reward plots');
     assert.ok(plots('eval') >= 1, 'chosen vs rejected histogram');
     assert.ok(plots('blind') >= 1 && plots('length') >= 1, 'blind-spot and length plots');
