@@ -1,7 +1,10 @@
 // Recipes that take a workbook run elsewhere: exportTrlRecipe writes an SFT
-// run as a folder Hugging Face TRL runs on GPUs (accelerate) or one device.
-export { checkBaseModel, checkRecipeRecords, exportTrlRecipe, tokenizedRecord, trlScriptPath } from './trl_recipe';
-export type { TrlRecipe, TrlRecipeExport, TrlRecipeOptions } from './trl_recipe';
-export { checkRecipeTrainer, mappingNotes, peftLoraConfig, RECIPE_TRAINERS, trlSftConfig, workbookSftSettings } from './trl_settings';
-export type { RecipeTrainer, WorkbookSftSettings } from './trl_settings';
+// or DPO run as a folder Hugging Face TRL runs on GPUs (accelerate) or one device.
+export { checkBaseModel, exportTrlRecipe, trlScriptPath } from './trl_recipe';
+export type { DpoRecipeOptions, SftRecipeOptions, TrlRecipe, TrlRecipeExport, TrlRecipeOptions } from './trl_recipe';
+export { checkPreferenceRecords, checkRecipeRecords, tokenizedPair, tokenizedRecord } from './trl_data';
+export { checkRecipeTrainer, mappingNotes, peftLoraConfig, RECIPE_TRAINERS, trainingArguments, trlSftConfig, workbookSftSettings, workbookTrainSettings } from './trl_settings';
+export type { RecipeTrainer, WorkbookSftSettings, WorkbookTrainSettings } from './trl_settings';
+export { dpoMappingNotes, trlDpoConfig, workbookDpoSettings } from './trl_dpo_settings';
+export type { DpoRecipeConfig, WorkbookDpoSettings } from './trl_dpo_settings';
 export { accelerateYaml, defaultProcesses, recipeReadme } from './trl_folder';

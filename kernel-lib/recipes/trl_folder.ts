@@ -2,6 +2,8 @@
 // accelerate config and the folder's README. Pure functions of the recipe, so
 // a test can read them without writing a folder.
 import type { TrlRecipe } from './trl_recipe';
+import type { WorkbookDpoSettings } from './trl_dpo_settings';
+import type { WorkbookSftSettings } from './trl_settings';
 
 /** The largest process count up to 8 that splits `batchSize` rows evenly: the GPUs accelerate.yaml asks for by default. */
 export function defaultProcesses(batchSize: number): number {
@@ -38,22 +40,59 @@ export function accelerateYaml(processes: number, batchSize: number): string {
 
 function settingLines(recipe: TrlRecipe): string[] {
   const w = recipe.workbook;
-  const lines = [
-    `- trainer: ${recipe.trainer}; ${w.lora ? `LoRA rank ${w.lora.rank}, alpha ${w.lora.alpha}, dropout ${w.lora.dropout} on ${w.lora.targets.join(', ')}` : 'full fine-tuning'}`,
-    `- loss on: ${recipe.data.format === 'conversational' ? (w.assistantOnlyLoss ? 'assistant replies only' : 'every token') : w.completionOnlyLoss ? 'completions only' : 'every token'}`,
-    `- ${w.steps} steps of ${w.batchSize} rows${w.accumulation > 1 ? ` x ${w.accumulation} micro-batches` : ''}, ${w.packing ? `packed into rows of ${w.maxLength}` : 'padded'}`,
-    `- AdamW lr ${w.lr} (betas ${w.beta1}, ${w.beta2}; eps ${w.eps}; weight decay ${w.weightDecay}), ${w.warmupSteps} warm-up steps, cosine to ${w.minLr}; gradients clipped to ${w.clipNorm || 'no limit'}`,
+  const adapters = w.lora ? `LoRA rank ${w.lora.rank}, alpha ${w.lora.alpha}, dropout ${w.lora.dropout} on ${w.lora.targets.join(', ')}` : 'full fine-tuning';
+  const accumulate = w.accumulation > 1 ? ` x ${w.accumulation} micro-batches` : '';
+  const optimizer = `- AdamW lr ${w.lr} (betas ${w.beta1}, ${w.beta2}; eps ${w.eps}; weight decay ${w.weightDecay}), ${w.warmupSteps} warm-up steps, cosine to ${w.minLr}; gradients clipped to ${w.clipNorm || 'no limit'}`;
+  if (recipe.trainer === 'dpo') {
+    const d = w as WorkbookDpoSettings;
+    const losses = d.lossType.map((t, k) => (d.lossType.length > 1 ? `${d.lossWeights[k]} x ${t}` : t)).join(' + ');
+    return [
+      `- trainer: dpo; ${adapters}; the reference is the base model${w.lora ? ' (the adapters switched off)' : ''}, its log-probabilities computed once before training`,
+      `- loss: ${losses}, beta ${d.beta}${d.labelSmoothing ? `, label smoothing ${d.labelSmoothing}` : ''}`,
+      `- ${w.steps} steps of ${w.batchSize} pairs${accumulate}, padded; sequences up to ${d.maxLength ?? 'any number of'} tokens`,
+      optimizer,
+    ];
+  }
+  const s = w as WorkbookSftSettings;
+  return [
+    `- trainer: sft; ${adapters}`,
+    `- loss on: ${recipe.data.format === 'conversational' ? (s.assistantOnlyLoss ? 'assistant replies only' : 'every token') : s.completionOnlyLoss ? 'completions only' : 'every token'}`,
+    `- ${w.steps} steps of ${w.batchSize} rows${accumulate}, ${s.packing ? `packed into rows of ${s.maxLength}` : 'padded'}`,
+    optimizer,
   ];
-  return lines;
+}
+
+/** The lines of the README that depend on the trainer: what the data files hold, and what --from-messages changes. */
+function dataLines(recipe: TrlRecipe): { files: string[]; fromMessages: string; logs: string } {
+  if (recipe.trainer === 'dpo') {
+    return {
+      files: [
+        `- \`data/train.jsonl\`: the ${recipe.data.records} pairs, in TRL's conversational preference format (\`prompt\`, \`chosen\`, \`rejected\`, each a list of messages), in the order the run was given them${recipe.data.dropped?.length ? ` (${recipe.data.dropped.length} pairs over the length limit left out, as the workbook's run leaves them out: \`data.dropped\` in recipe.json)` : ''}.`,
+        '- `data/train.tokenized.jsonl`: the same pairs as the workbook tokenized them: `prompt_ids` (the prompt with the assistant\'s generation prompt), `chosen_ids` and `rejected_ids` (each reply up to and including its end-of-turn token). train.py trains on these by default, so TRL sees exactly the workbook\'s tokens.',
+      ],
+      fromMessages: '- `--from-messages`: TRL renders each side of a pair as a whole conversation, so a reply\'s tokens run to the end of the rendering (ChatML\'s newline after `<|im_end|>` included), where the workbook\'s stop at the end-of-turn token.',
+      logs: '`step`, `loss`, `learning_rate`, `grad_norm`, `rewards/chosen`, `rewards/rejected`, `rewards/accuracies`, `rewards/margins`, `logps/chosen`, `logps/rejected`, `logits/chosen`, `logits/rejected`, `entropy`, `num_tokens`',
+    };
+  }
+  return {
+    files: [
+      '- `data/train.jsonl`: the records, in TRL\'s format (`messages`, or `prompt` / `completion`), in the order the run was given them.',
+      '- `data/train.tokenized.jsonl`: the same records as the workbook tokenized them: `input_ids`, and `labels` with -100 where its loss mask leaves a target out. train.py trains on these by default, so TRL sees exactly the workbook\'s tokens and masks.',
+    ],
+    fromMessages: '- `--from-messages`: TRL renders and tokenizes the records itself; assistant-only loss then needs `{% generation %}` markers in the chat template (TRL adds them only for the templates it knows), and its masks may differ from ours at the edges of a reply (a prompt-completion record\'s completion is everything after the prompt, the newline after the end-of-turn marker included).',
+    logs: '`step`, `loss`, `learning_rate`, `grad_norm`, `entropy`, `num_tokens`, `mean_token_accuracy`',
+  };
 }
 
 /** The folder's README: the command, what the files are, and where TRL's run differs from ours. */
 export function recipeReadme(recipe: TrlRecipe, processes: number): string {
   const model = recipe.model.copied ? 'model/ (a copy)' : `\`${recipe.model.path}\` (by path; pass --model to point elsewhere)`;
+  const data = dataLines(recipe);
+  const what = recipe.trainer === 'dpo' ? `${recipe.data.records} preference pairs` : `${recipe.data.records} ${recipe.data.format === 'conversational' ? 'conversations' : 'prompt-completion records'}`;
   return [
-    `# SFT recipe for Hugging Face TRL`,
+    `# ${recipe.trainer.toUpperCase()} recipe for Hugging Face TRL`,
     '',
-    `Exported by the workbook's \`exportTrlRecipe\` from a run on ${recipe.data.records} ${recipe.data.format === 'conversational' ? 'conversations' : 'prompt-completion records'}.`,
+    `Exported by the workbook's \`exportTrlRecipe\` from a run on ${what}; TRL's \`${recipe.trainer === 'dpo' ? 'DPOTrainer' : 'SFTTrainer'}\` runs it.`,
     '',
     '## Run it',
     '',
@@ -63,14 +102,13 @@ export function recipeReadme(recipe: TrlRecipe, processes: number): string {
     '```',
     '',
     'Needs `torch`, `transformers`, `trl`, `datasets`, `accelerate` (and `peft` for LoRA); written against TRL 1.13 and transformers 5.',
-    'train.py prints one JSON line per step (`step`, `loss`, `learning_rate`, `grad_norm`, `entropy`, `num_tokens`, `mean_token_accuracy`) and a summary line; the trained model (or adapters) goes to `output/`.',
+    `train.py prints one JSON line per step (${data.logs}) and a summary line; the trained model (or adapters) goes to \`output/\`.`,
     'Options: `--max-steps N` (stop after N steps, schedule unchanged), `--output-dir DIR`, `--sequential` (keep the data order), `--init-adapters DIR` (start LoRA from these PEFT adapters), `--from-messages` (let TRL tokenize data/train.jsonl with chat_template.jinja), `--model DIR`, `--per-device-batch N`.',
     '',
     '## What is here',
     '',
-    '- `recipe.json`: every setting, as the workbook ran it (`workbook`) and as TRL takes it (`sft_config`, `peft`).',
-    '- `data/train.jsonl`: the records, in TRL\'s format (`messages`, or `prompt` / `completion`), in the order the run was given them.',
-    '- `data/train.tokenized.jsonl`: the same records as the workbook tokenized them: `input_ids`, and `labels` with -100 where its loss mask leaves a target out. train.py trains on these by default, so TRL sees exactly the workbook\'s tokens and masks.',
+    `- \`recipe.json\`: every setting, as the workbook ran it (\`workbook\`) and as TRL takes it (\`${recipe.trainer}_config\`, \`peft\`).`,
+    ...data.files,
     '- `chat_template.jinja`, `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`: the tokenizer and chat template.',
     `- the base model: ${model}.`,
     '- `train.py`, `accelerate.yaml`: the script and the launcher\'s config.',
@@ -82,7 +120,7 @@ export function recipeReadme(recipe: TrlRecipe, processes: number): string {
     '## Where a TRL run differs from the workbook\'s',
     '',
     ...recipe.notes.map((n) => `- ${n}`),
-    '- `--from-messages`: TRL renders and tokenizes the records itself; assistant-only loss then needs `{% generation %}` markers in the chat template (TRL adds them only for the templates it knows), and its masks may differ from ours at the edges of a reply (a prompt-completion record\'s completion is everything after the prompt, the newline after the end-of-turn marker included).',
+    data.fromMessages,
     '',
   ].join('\n');
 }

@@ -1,46 +1,65 @@
-// exportTrlRecipe: a workbook SFT run written out as a folder that Hugging
-// Face TRL runs on GPUs (accelerate) or on one device. The folder holds the
-// records the run trained on and their exact tokens and loss masks, the
-// tokenizer and chat template, every setting (recipe.json: ours and TRL's,
-// mapped in trl_settings.ts), the script (train.py, from trl_sft.py beside
-// this file), an accelerate config and a README. It is written into a
-// hidden sibling folder and renamed into place, so a killed export never
-// leaves half a recipe.
+// exportTrlRecipe: a workbook SFT or DPO run written out as a folder that
+// Hugging Face TRL runs on GPUs (accelerate) or on one device. The folder
+// holds the records the run trained on and their exact tokens (and SFT's loss
+// masks), the tokenizer and chat template, every setting (recipe.json: ours
+// and TRL's, mapped in trl_settings.ts and trl_dpo_settings.ts), the script
+// (train.py, from trl_train.py beside this file), an accelerate config and a
+// README. It is written into a hidden sibling folder and renamed into place,
+// so a killed export never leaves half a recipe.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { PreferencePair } from '../data/records';
 import type { LoraConfig } from '../model/lora_state';
 import { recoverCheckpointFolder } from '../model/atomic_folder';
 import { writeFileSynced } from '../runtime/files';
 import type { BpeTokenizer } from '../text/bpe_tokenizer';
 import type { ChatTemplate } from '../text/chat_types';
 import { saveTokenizer } from '../text/tokenizer_json';
+import { encodeDpoPairs } from '../train/dpo';
+import type { EncodedPair } from '../train/preference_batch';
 import { sftExamples, type SftConfig, type SftExampleOf, type SftRecord } from '../train/sft';
 import type { TrainConfig } from '../train/trainer';
+import { checkPreferenceRecords, checkRecipeRecords, tokenizedPair, tokenizedRecord, trlPreferenceRecord, trlRecord } from './trl_data';
+import { dpoMappingNotes, trlDpoConfig, workbookDpoSettings, type DpoRecipeConfig, type WorkbookDpoSettings } from './trl_dpo_settings';
 import { accelerateYaml, defaultProcesses, recipeReadme } from './trl_folder';
 import { checkRecipeTrainer, mappingNotes, peftLoraConfig, trlSftConfig, workbookSftSettings, type RecipeTrainer, type WorkbookSftSettings } from './trl_settings';
 
-/** What exportTrlRecipe needs: the run's data, tokenizer, template and settings, and where to write. */
-export interface TrlRecipeOptions {
+/** What every recipe needs: the base model, tokenizer, template, loop settings and where to write. */
+interface RecipeOptionsBase {
   /** The folder to write; an existing one is replaced whole. */
   out: string;
-  /** The TRL trainer: 'sft' (DPO and GRPO recipes are planned; other names are refused). */
-  trainer: RecipeTrainer;
   /** The base model: a Hugging Face folder (config.json and safetensors), as saveCheckpoint writes. */
   baseModel: string;
   /** Copy the base model's files into model/ (default false: recipe.json names the folder by its absolute path). */
   copyModel?: boolean;
-  /** The records the run trains on, in order: conversations, or prompt-completion records (one kind). */
-  records: SftRecord[];
   tokenizer: BpeTokenizer;
   /** The chat template; it must carry its Jinja source (ChatTemplate.jinja). */
   template: ChatTemplate;
-  sft: SftConfig;
   train: TrainConfig;
   /** LoRA adapters; left out: full fine-tuning. */
   lora?: LoraConfig;
-  /** GPUs in accelerate.yaml (default: the largest count up to 8 that divides sft.batchSize). */
+  /** GPUs in accelerate.yaml (default: the largest count up to 8 that divides the batch size). */
   processes?: number;
 }
+
+/** An SFT run: TRL's SFTTrainer. */
+export interface SftRecipeOptions extends RecipeOptionsBase {
+  trainer: 'sft';
+  /** The records the run trains on, in order: conversations, or prompt-completion records (one kind). */
+  records: SftRecord[];
+  sft: SftConfig;
+}
+
+/** A DPO run: TRL's DPOTrainer, the reference being the base model (the frozen copy, or the model without its adapters). */
+export interface DpoRecipeOptions extends RecipeOptionsBase {
+  trainer: 'dpo';
+  /** The preference pairs the run trains on, in order. */
+  records: PreferencePair[];
+  dpo: DpoRecipeConfig;
+}
+
+/** What exportTrlRecipe needs: the run's data, tokenizer, template and settings, and where to write. */
+export type TrlRecipeOptions = SftRecipeOptions | DpoRecipeOptions;
 
 /** recipe.json: what train.py reads. */
 export interface TrlRecipe {
@@ -55,16 +74,18 @@ export interface TrlRecipe {
     dtype: 'float32';
   };
   data: {
-    format: 'conversational' | 'prompt-completion';
+    format: 'conversational' | 'prompt-completion' | 'preference';
     records: number;
-    /** TRL's record format (messages, or prompt / completion). */
+    /** TRL's record format (messages; prompt / completion; prompt / chosen / rejected). */
     file: string;
-    /** input_ids and labels (-100: not a target), as the workbook tokenized and masked them. */
+    /** The workbook's tokens: input_ids and labels (-100: not a target) for SFT; prompt_ids, chosen_ids, rejected_ids for DPO. */
     tokenized: string;
-    /** Targets with a loss (labels other than -100, position 0 excluded), and tokens, over the file. */
+    /** Tokens with a loss over the file: SFT's targets (position 0 excluded), DPO's reply tokens of both sides. */
     trained_tokens: number;
     tokens: number;
     longest: number;
+    /** DPO: ids of the pairs left out for length (dpo.tooLong 'drop'), as the workbook's run leaves them out. */
+    dropped?: string[];
   };
   tokenizer: {
     /** The folder of tokenizer.json and tokenizer_config.json, relative to the recipe. */
@@ -75,82 +96,42 @@ export interface TrlRecipe {
     eos_token: string | null;
     end_of_turn: string;
   };
-  /** Rows per optimizer micro-batch over all processes; train.py divides it among them. */
+  /** Rows (SFT) or pairs (DPO) per optimizer micro-batch over all processes; train.py divides it among them. */
   batch_size: number;
   /** bf16 autocast on GPUs that support it (train.py); float32 on the CPU. */
   mixed_precision: 'bf16';
   /** The run as the workbook trains it (every default filled in). */
-  workbook: WorkbookSftSettings;
-  /** trl.SFTConfig's arguments for the same run (see trl_settings.ts). */
-  sft_config: Record<string, unknown>;
+  workbook: WorkbookSftSettings | WorkbookDpoSettings;
+  /** trl.SFTConfig's arguments for the same run (see trl_settings.ts); SFT recipes only. */
+  sft_config?: Record<string, unknown>;
+  /** trl.DPOConfig's arguments for the same run (see trl_dpo_settings.ts); DPO recipes only. */
+  dpo_config?: Record<string, unknown>;
   /** peft.LoraConfig's arguments; null for full fine-tuning. */
   peft: Record<string, unknown> | null;
   /** Where TRL's run cannot repeat ours exactly. */
   notes: string[];
 }
 
-export interface TrlRecipeExport {
+export interface TrlRecipeExport<E = SftExampleOf | EncodedPair> {
   /** The folder written. */
   dir: string;
   recipe: TrlRecipe;
-  /** The tokenized records, in the file's order: what ours trains on (sftBatch / sftBatches of these). */
-  examples: SftExampleOf[];
+  /**
+   * What ours trains on, in the file's order: SFT's tokenized records
+   * (sftBatch / sftBatches of these), or DPO's encoded pairs (attach the
+   * reference's log-probabilities with referenceLogps, then preferenceBatches).
+   */
+  examples: E[];
   /** Files written, relative to dir. */
   files: string[];
 }
 
-/** Where trl_sft.py is: beside this file in the sources, or back in the sources from build/kernel-lib/recipes (tsc copies no .py). */
+/** Where trl_train.py is: beside this file in the sources, or back in the sources from build/kernel-lib/recipes (tsc copies no .py). */
 export function trlScriptPath(): string {
-  const candidates = [path.join(__dirname, 'trl_sft.py'), path.join(__dirname, '..', '..', '..', 'kernel-lib', 'recipes', 'trl_sft.py')];
+  const candidates = [path.join(__dirname, 'trl_train.py'), path.join(__dirname, '..', '..', '..', 'kernel-lib', 'recipes', 'trl_train.py')];
   const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new Error(`exportTrlRecipe: the training script trl_sft.py is missing (looked for ${candidates.join(' and ')})`);
+  if (!found) throw new Error(`exportTrlRecipe: the training script trl_train.py is missing (looked for ${candidates.join(' and ')})`);
   return found;
-}
-
-const ROLES = new Set(['system', 'user', 'assistant']);
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value !== 'object') return JSON.stringify(value);
-  const keys = Object.keys(value as object);
-  return `an object with ${keys.length ? keys.slice(0, 6).map((k) => `"${k}"`).join(', ') : 'no fields'}`;
-}
-
-function messagesProblem(messages: unknown, field: string): string | null {
-  if (!Array.isArray(messages) || messages.length === 0) return `${field} must be a non-empty array of {role, content}, got ${describe(messages)}`;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i] as { role?: unknown; content?: unknown } | null;
-    if (typeof m !== 'object' || m === null || !ROLES.has(m.role as string) || typeof m.content !== 'string') {
-      return `${field}[${i}] must be {role: "system" | "user" | "assistant", content: string}, got ${describe(m)}`;
-    }
-  }
-  return null;
-}
-
-/** Checks every record is a conversation or a prompt-completion record, all of one kind; returns TRL's name for the kind. */
-export function checkRecipeRecords(records: unknown): 'conversational' | 'prompt-completion' {
-  if (!Array.isArray(records)) throw new Error(`exportTrlRecipe: records must be an array of conversations or prompt-completion records, got ${describe(records)}`);
-  if (records.length === 0) throw new Error('exportTrlRecipe: records is empty; there is nothing to train on');
-  let first: { kind: string; index: number } | undefined;
-  records.forEach((r: any, i) => {
-    const where = `exportTrlRecipe: records[${i}]${r && typeof r === 'object' && r.id !== undefined ? ` (${r.source ?? 'record'} ${r.id})` : ''}`;
-    let problem: string | null;
-    if (r && r.kind === 'conversation') {
-      problem = messagesProblem(r.messages, 'messages');
-    } else if (r && r.kind === 'prompt-completion') {
-      const text = typeof r.prompt === 'string' && typeof r.completion === 'string';
-      problem = text ? null : messagesProblem(r.prompt, 'prompt') ?? messagesProblem(r.completion, 'completion');
-    } else {
-      problem = `expected a conversation ({kind: "conversation", messages}) or a prompt-completion record ({kind: "prompt-completion", prompt, completion}), got ${describe(r)}`;
-    }
-    if (problem) throw new Error(`${where}: ${problem}`);
-    if (!first) first = { kind: r.kind, index: i };
-    else if (first.kind !== r.kind) {
-      throw new Error(`${where}: a ${r.kind} record among ${first.kind} records (records[${first.index}] is one); TRL's SFTTrainer takes one format per dataset`);
-    }
-  });
-  return first!.kind === 'conversation' ? 'conversational' : 'prompt-completion';
 }
 
 /** Checks the base model is a Hugging Face model folder, and that its vocabulary covers the tokenizer; returns its absolute path. */
@@ -187,22 +168,6 @@ function checkTemplate(template: ChatTemplate): string {
     throw new Error(`exportTrlRecipe: chat template "${template.name}" has no Jinja source (ChatTemplate.jinja), so chat_template.jinja cannot be written; use a built-in template or one made from Jinja (jinjaTemplate, templateFromTokenizerConfig)`);
   }
   return template.jinja;
-}
-
-/** One record in TRL's dataset format: only the fields TRL reads. */
-function trlRecord(record: SftRecord): Record<string, unknown> {
-  const messages = (ms: { role: string; content: string }[]) => ms.map((m) => ({ role: m.role, content: m.content }));
-  if (record.kind === 'conversation') return { messages: messages(record.messages) };
-  return {
-    prompt: typeof record.prompt === 'string' ? record.prompt : messages(record.prompt),
-    completion: typeof record.completion === 'string' ? record.completion : messages(record.completion),
-  };
-}
-
-/** input_ids and labels: the label is the token where our mask trains it, else -100 (position 0 is never a target in either). */
-export function tokenizedRecord(example: { ids: ArrayLike<number>; mask: ArrayLike<number> }): { input_ids: number[]; labels: number[] } {
-  const input_ids = Array.from(example.ids);
-  return { input_ids, labels: input_ids.map((id, t) => (example.mask[t] !== 0 ? id : -100)) };
 }
 
 /** Copies the regular files of a model folder (HF folders are flat) into `to`. */
@@ -244,31 +209,82 @@ function listFiles(dir: string, prefix = ''): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])).sort();
 }
 
-/**
- * Writes a TRL recipe folder for an SFT run (see the file's header and the
- * folder's README). Everything that can be wrong is checked before a file
- * is written: the trainer, the records (and every check sftExamples makes,
- * naming the record), the template's Jinja source, the base model folder,
- * the settings. Returns the recipe and the tokenized examples, which are
- * what a workbook run of the same recipe trains on.
- */
-export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
-  const trainer = checkRecipeTrainer(options.trainer);
-  if (typeof options.out !== 'string' || options.out === '') throw new Error('exportTrlRecipe: out must name the folder to write');
-  const dir = path.resolve(options.out);
+/** The data half of a recipe: TRL's records, our tokens, their counts, and the settings of the trainer that reads them. */
+interface RecipeData<E> {
+  format: TrlRecipe['data']['format'];
+  examples: E[];
+  trlRows: Record<string, unknown>[];
+  tokenizedRows: Record<string, unknown>[];
+  trained: number;
+  tokens: number[];
+  dropped?: string[];
+  settings: WorkbookSftSettings | WorkbookDpoSettings;
+  config: Pick<TrlRecipe, 'sft_config' | 'dpo_config'>;
+  notes: string[];
+}
+
+function sftData(options: SftRecipeOptions): RecipeData<SftExampleOf> {
   const format = checkRecipeRecords(options.records);
-  const jinja = checkTemplate(options.template);
-  const baseModel = checkBaseModel(options.baseModel, options.tokenizer);
-  if (dir === baseModel) throw new Error(`exportTrlRecipe: out ${dir} is the base model folder; the recipe needs a folder of its own`);
   const settings = workbookSftSettings(options.train, options.sft, options.lora);
-  const processes = options.processes ?? defaultProcesses(settings.batchSize);
-  if (!(Number.isInteger(processes) && processes >= 1 && settings.batchSize % processes === 0)) {
-    throw new Error(`exportTrlRecipe: processes must be a positive integer dividing sft.batchSize ${settings.batchSize} (each process takes an equal share of a batch), got ${processes}`);
-  }
   const examples = sftExamples(options.records, options.tokenizer, options.template, options.sft);
   const tokenized = examples.map(tokenizedRecord);
   let trained = 0;
   for (const r of tokenized) for (let t = 1; t < r.labels.length; t++) if (r.labels[t] !== -100) trained++;
+  return {
+    format, examples, settings, trained,
+    trlRows: options.records.map(trlRecord),
+    tokenizedRows: tokenized,
+    tokens: tokenized.map((r) => r.input_ids.length),
+    config: { sft_config: trlSftConfig(settings, format) },
+    notes: mappingNotes(settings),
+  };
+}
+
+function dpoData(options: DpoRecipeOptions): RecipeData<EncodedPair> {
+  const format = checkPreferenceRecords(options.records);
+  const settings = workbookDpoSettings(options.train, options.dpo, options.lora);
+  const { pairs, dropped } = encodeDpoPairs(options.records, options.tokenizer, options.template, { maxLength: options.dpo.maxLength, tooLong: options.dpo.tooLong });
+  if (pairs.length === 0) throw new Error(`exportTrlRecipe: every one of the ${options.records.length} pairs is over dpo.maxLength ${options.dpo.maxLength}; there is nothing to train on`);
+  const kept = new Set(pairs.map((p) => p.id));
+  const tokenized = pairs.map(tokenizedPair);
+  return {
+    format, settings,
+    examples: pairs,
+    trlRows: options.records.filter((r) => kept.has(r.id)).map(trlPreferenceRecord),
+    tokenizedRows: tokenized,
+    trained: tokenized.reduce((n, r) => n + r.chosen_ids.length + r.rejected_ids.length, 0),
+    tokens: pairs.flatMap((p) => [p.chosen.length, p.rejected.length]),
+    dropped: dropped.map((d) => d.id),
+    config: { dpo_config: trlDpoConfig(settings) },
+    notes: dpoMappingNotes(settings),
+  };
+}
+
+/**
+ * Writes a TRL recipe folder for an SFT or DPO run (see the file's header
+ * and the folder's README). Everything that can be wrong is checked before a
+ * file is written: the trainer, the records (and every check sftExamples or
+ * encodeDpoPairs makes, naming the record), the template's Jinja source, the
+ * base model folder, the settings. Returns the recipe and what a workbook run
+ * of the same recipe trains on (the tokenized examples, or the encoded pairs).
+ */
+export function exportTrlRecipe(options: SftRecipeOptions): TrlRecipeExport<SftExampleOf>;
+export function exportTrlRecipe(options: DpoRecipeOptions): TrlRecipeExport<EncodedPair>;
+export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport;
+export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
+  const trainer = checkRecipeTrainer(options.trainer);
+  if (typeof options.out !== 'string' || options.out === '') throw new Error('exportTrlRecipe: out must name the folder to write');
+  const dir = path.resolve(options.out);
+  if (trainer === 'sft' && !(options as SftRecipeOptions).sft) throw new Error('exportTrlRecipe: an SFT recipe needs sft: {batchSize, ...}');
+  const jinja = checkTemplate(options.template);
+  const data: RecipeData<SftExampleOf | EncodedPair> = trainer === 'sft' ? sftData(options as SftRecipeOptions) : dpoData(options as DpoRecipeOptions);
+  const baseModel = checkBaseModel(options.baseModel, options.tokenizer);
+  if (dir === baseModel) throw new Error(`exportTrlRecipe: out ${dir} is the base model folder; the recipe needs a folder of its own`);
+  const settings = data.settings;
+  const processes = options.processes ?? defaultProcesses(settings.batchSize);
+  if (!(Number.isInteger(processes) && processes >= 1 && settings.batchSize % processes === 0)) {
+    throw new Error(`exportTrlRecipe: processes must be a positive integer dividing ${trainer}.batchSize ${settings.batchSize} (each process takes an equal share of a batch), got ${processes}`);
+  }
   const tok = options.tokenizer;
   const recipe: TrlRecipe = {
     format: 'workbook-trl-recipe',
@@ -276,13 +292,14 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
     trainer,
     model: { path: options.copyModel ? 'model' : baseModel, copied: Boolean(options.copyModel), dtype: 'float32' },
     data: {
-      format,
-      records: examples.length,
+      format: data.format,
+      records: data.examples.length,
       file: 'data/train.jsonl',
       tokenized: 'data/train.tokenized.jsonl',
-      trained_tokens: trained,
-      tokens: tokenized.reduce((n, r) => n + r.input_ids.length, 0),
-      longest: Math.max(...tokenized.map((r) => r.input_ids.length)),
+      trained_tokens: data.trained,
+      tokens: data.tokens.reduce((a, b) => a + b, 0),
+      longest: Math.max(...data.tokens),
+      ...(data.dropped ? { dropped: data.dropped } : {}),
     },
     tokenizer: {
       path: '.',
@@ -295,17 +312,17 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
     batch_size: settings.batchSize,
     mixed_precision: 'bf16',
     workbook: settings,
-    sft_config: trlSftConfig(settings, format),
+    ...data.config,
     peft: settings.lora ? peftLoraConfig(settings.lora) : null,
-    notes: mappingNotes(settings),
+    notes: data.notes,
   };
   const script = fs.readFileSync(trlScriptPath(), 'utf8');
   const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
   writeFolderAtomically(dir, (tmp) => {
     fs.mkdirSync(path.join(tmp, 'data'));
-    writeFileSynced(path.join(tmp, 'data', 'train.jsonl'), jsonl(options.records.map(trlRecord)));
-    writeFileSynced(path.join(tmp, 'data', 'train.tokenized.jsonl'), jsonl(tokenized));
+    writeFileSynced(path.join(tmp, 'data', 'train.jsonl'), jsonl(data.trlRows));
+    writeFileSynced(path.join(tmp, 'data', 'train.tokenized.jsonl'), jsonl(data.tokenizedRows));
     saveTokenizer(tmp, tok, { chatTemplate: jinja });
     writeFileSynced(path.join(tmp, 'chat_template.jinja'), jinja);
     writeFileSynced(path.join(tmp, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
@@ -315,5 +332,5 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
     writeFileSynced(path.join(tmp, 'README.md'), recipeReadme(recipe, processes));
     if (options.copyModel) copyModelFiles(baseModel, path.join(tmp, 'model'));
   });
-  return { dir, recipe, examples, files: listFiles(dir) };
+  return { dir, recipe, examples: data.examples, files: listFiles(dir) };
 }

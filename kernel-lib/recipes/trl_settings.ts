@@ -1,23 +1,23 @@
-// The one place where a workbook SFT run's settings become TRL's. Every
-// option of TrainConfig, SftConfig and LoraConfig is resolved to the value
-// the workbook's trainer would use (its defaults filled in), then mapped to
-// the SFTConfig (transformers TrainingArguments) and peft LoraConfig
-// arguments that reproduce it, with a comment saying why where the names or
-// the meaning differ. recipe.json carries both halves, so a reader can check
-// the mapping without this file.
+// The one place where a workbook run's settings become TRL's. Every option
+// of TrainConfig, SftConfig and LoraConfig is resolved to the value the
+// workbook's trainer would use (its defaults filled in), then mapped to the
+// transformers TrainingArguments, SFTConfig and peft LoraConfig arguments
+// that reproduce it, with a comment saying why where the names or the
+// meaning differ. recipe.json carries both halves, so a reader can check the
+// mapping without this file. DPO's own options are in trl_dpo_settings.ts.
 import type { LoraConfig } from '../model/lora_state';
 import type { SftConfig } from '../train/sft';
 import type { TrainConfig } from '../train/trainer';
 
-/** The trainers a recipe can name. Only 'sft' is written today; DPO and GRPO recipes are planned. */
-export const RECIPE_TRAINERS = ['sft'] as const;
+/** The trainers a recipe can name: TRL's SFTTrainer and DPOTrainer. GRPO recipes are planned. */
+export const RECIPE_TRAINERS = ['sft', 'dpo'] as const;
 export type RecipeTrainer = (typeof RECIPE_TRAINERS)[number];
 
 /** The trainers a later version may add; naming one now gets an error that says so. */
-const PLANNED_TRAINERS = ['dpo', 'grpo'];
+const PLANNED_TRAINERS = ['grpo'];
 
-/** A workbook SFT run's settings with every default filled in, as its trainer uses them. */
-export interface WorkbookSftSettings {
+/** What every trainer's run shares, with every default filled in: the loop, AdamW, the schedule, the batch, LoRA. */
+export interface WorkbookTrainSettings {
   steps: number;
   lr: number;
   warmupSteps: number;
@@ -28,22 +28,26 @@ export interface WorkbookSftSettings {
   weightDecay: number;
   /** 0: no clipping. */
   clipNorm: number;
-  /** Rows (conversations, or packed rows) per micro-batch, over all devices together. */
+  /** Rows (conversations, packed rows, or preference pairs) per micro-batch, over all devices together. */
   batchSize: number;
   accumulation: number;
   /** Seeds dropout (train) and the per-epoch shuffle (data). */
   seed: number;
   dataSeed: number;
+  /** Training checkpoints every N steps; null: none. */
+  checkpointEvery: number | null;
+  /** null: full fine-tuning. */
+  lora: LoraConfig | null;
+}
+
+/** A workbook SFT run's settings with every default filled in, as its trainer uses them. */
+export interface WorkbookSftSettings extends WorkbookTrainSettings {
   /** Longest row in model inputs (a conversation of n tokens takes n - 1); null: no limit. */
   maxLength: number | null;
   truncate: boolean;
   packing: boolean;
   assistantOnlyLoss: boolean;
   completionOnlyLoss: boolean;
-  /** Training checkpoints every N steps; null: none. */
-  checkpointEvery: number | null;
-  /** null: full fine-tuning. */
-  lora: LoraConfig | null;
 }
 
 /** Throws naming the trainer, and what is supported, unless it is one a recipe can be written for. */
@@ -56,27 +60,31 @@ export function checkRecipeTrainer(trainer: unknown): RecipeTrainer {
   );
 }
 
-function positiveInteger(value: number | undefined, field: string): void {
+export function positiveInteger(value: number | undefined, field: string): void {
   if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new Error(`exportTrlRecipe: ${field} must be a positive integer, got ${value}`);
 }
 
 /**
- * The settings a workbook run with `train` and `sft` (and `lora`) trains
- * with: the trainer's and AdamW's defaults where an option is left out.
- * Throws naming the field for a value the trainer would refuse.
+ * What every trainer's run shares, resolved as train() and AdamW resolve it:
+ * `batch` names the config the batch size and data seed come from (for
+ * errors). Throws naming the field for a value the trainer would refuse.
  */
-export function workbookSftSettings(train: TrainConfig, sft: SftConfig, lora?: LoraConfig): WorkbookSftSettings {
+export function workbookTrainSettings(
+  train: TrainConfig,
+  batch: { batchSize: number; accumulation?: number; seed?: number },
+  batchField: string,
+  lora?: LoraConfig,
+): WorkbookTrainSettings {
   positiveInteger(train.steps, 'train.steps');
   if (train.steps === undefined) throw new Error('exportTrlRecipe: train.steps is required (the number of update steps)');
   if (!(train.lr > 0)) throw new Error(`exportTrlRecipe: train.lr must be > 0, got ${train.lr}`);
-  positiveInteger(sft.batchSize, 'sft.batchSize');
+  if (batch.batchSize === undefined) throw new Error(`exportTrlRecipe: ${batchField}.batchSize is required`);
+  positiveInteger(batch.batchSize, `${batchField}.batchSize`);
   positiveInteger(train.accumulation, 'train.accumulation');
-  positiveInteger(sft.accumulation, 'sft.accumulation');
-  positiveInteger(sft.maxLength, 'sft.maxLength');
-  if (train.accumulation !== undefined && sft.accumulation !== undefined && train.accumulation !== sft.accumulation) {
-    throw new Error(`exportTrlRecipe: train.accumulation (${train.accumulation}) and sft.accumulation (${sft.accumulation}) differ; the run accumulates train.accumulation micro-batches`);
+  positiveInteger(batch.accumulation, `${batchField}.accumulation`);
+  if (train.accumulation !== undefined && batch.accumulation !== undefined && train.accumulation !== batch.accumulation) {
+    throw new Error(`exportTrlRecipe: train.accumulation (${train.accumulation}) and ${batchField}.accumulation (${batch.accumulation}) differ; the run accumulates train.accumulation micro-batches`);
   }
-  if (sft.packing && sft.maxLength === undefined) throw new Error('exportTrlRecipe: sft.packing needs sft.maxLength (the row length)');
   if (lora) {
     positiveInteger(lora.rank, 'lora.rank');
     if (!(lora.dropout >= 0 && lora.dropout < 1)) throw new Error(`exportTrlRecipe: lora.dropout must be in [0, 1), got ${lora.dropout}`);
@@ -97,27 +105,41 @@ export function workbookSftSettings(train: TrainConfig, sft: SftConfig, lora?: L
     eps: train.eps ?? 1e-8,
     weightDecay: train.weightDecay ?? 0.1,
     clipNorm: train.clipNorm ?? 1,
-    batchSize: sft.batchSize,
-    accumulation: train.accumulation ?? sft.accumulation ?? 1,
+    batchSize: batch.batchSize,
+    accumulation: train.accumulation ?? batch.accumulation ?? 1,
     seed: train.seed ?? 0,
-    dataSeed: sft.seed ?? 0,
-    maxLength: sft.maxLength ?? null,
-    truncate: sft.truncate ?? false,
-    packing: sft.packing ?? false,
-    assistantOnlyLoss: sft.assistantOnlyLoss ?? true,
-    completionOnlyLoss: sft.completionOnlyLoss ?? true,
+    dataSeed: batch.seed ?? 0,
     checkpointEvery: train.checkpointEvery ?? null,
     lora: lora ? { rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout, targets: [...lora.targets] } : null,
   };
 }
 
 /**
- * SFTConfig's arguments for the same run, by TRL / transformers name. Left
- * out on purpose, set by train.py: output_dir, per_device_train_batch_size
- * (the recipe's batch_size divided by the number of processes), bf16 (on a
- * GPU) and the sampler (--sequential).
+ * The settings a workbook SFT run with `train` and `sft` (and `lora`) trains
+ * with: the trainer's and AdamW's defaults where an option is left out.
+ * Throws naming the field for a value the trainer would refuse.
  */
-export function trlSftConfig(s: WorkbookSftSettings, format: 'conversational' | 'prompt-completion'): Record<string, unknown> {
+export function workbookSftSettings(train: TrainConfig, sft: SftConfig, lora?: LoraConfig): WorkbookSftSettings {
+  const common = workbookTrainSettings(train, sft, 'sft', lora);
+  positiveInteger(sft.maxLength, 'sft.maxLength');
+  if (sft.packing && sft.maxLength === undefined) throw new Error('exportTrlRecipe: sft.packing needs sft.maxLength (the row length)');
+  return {
+    ...common,
+    maxLength: sft.maxLength ?? null,
+    truncate: sft.truncate ?? false,
+    packing: sft.packing ?? false,
+    assistantOnlyLoss: sft.assistantOnlyLoss ?? true,
+    completionOnlyLoss: sft.completionOnlyLoss ?? true,
+  };
+}
+
+/**
+ * transformers TrainingArguments for the loop every trainer shares, by name.
+ * Left out on purpose, set by train.py: output_dir,
+ * per_device_train_batch_size (the recipe's batch_size divided by the number
+ * of processes), bf16 (on a GPU) and the sampler (--sequential).
+ */
+export function trainingArguments(s: WorkbookTrainSettings): Record<string, unknown> {
   return {
     max_steps: s.steps,
     learning_rate: s.lr,
@@ -148,6 +170,18 @@ export function trlSftConfig(s: WorkbookSftSettings, format: 'conversational' | 
     // order. Neither stream is the same as torch's, so only a run without
     // dropout, with the data in a fixed order (--sequential), repeats ours.
     seed: s.seed,
+    // One log line per step, as our trainer's history.
+    logging_steps: 1,
+    save_strategy: s.checkpointEvery === null ? 'no' : 'steps',
+    ...(s.checkpointEvery === null ? {} : { save_steps: s.checkpointEvery }),
+    report_to: 'none',
+  };
+}
+
+/** SFTConfig's arguments for the same run, by TRL / transformers name (TrainingArguments' first). */
+export function trlSftConfig(s: WorkbookSftSettings, format: 'conversational' | 'prompt-completion'): Record<string, unknown> {
+  return {
+    ...trainingArguments(s),
     // Our maxLength counts model inputs (a conversation of n tokens needs
     // n - 1 of them); TRL's max_length counts the tokens of a sequence. The
     // exported tokens are already cut to maxLength + 1 when truncate is on.
@@ -165,11 +199,6 @@ export function trlSftConfig(s: WorkbookSftSettings, format: 'conversational' | 
     // assistant_only_loss on a dataset that is not conversational.
     assistant_only_loss: format === 'conversational' && s.assistantOnlyLoss,
     completion_only_loss: format === 'prompt-completion' ? s.completionOnlyLoss : null,
-    // One log line per step, as our trainer's history.
-    logging_steps: 1,
-    save_strategy: s.checkpointEvery === null ? 'no' : 'steps',
-    ...(s.checkpointEvery === null ? {} : { save_steps: s.checkpointEvery }),
-    report_to: 'none',
   };
 }
 
@@ -185,13 +214,19 @@ export function peftLoraConfig(lora: LoraConfig): Record<string, unknown> {
   };
 }
 
-/** What a reader should know where the TRL run cannot repeat ours exactly; written into recipe.json and the README. */
-export function mappingNotes(s: WorkbookSftSettings): string[] {
+/** Where any TRL run cannot repeat ours exactly: the warm-up's step, the data order, dropout masks. */
+export function trainingNotes(s: WorkbookTrainSettings): string[] {
   const notes: string[] = [
     `warm-up (${s.warmupSteps} step${s.warmupSteps === 1 ? '' : 's'} here): ours gives lr * (step + 1) / warmup at 0-based step \`step\`, transformers' lr * step / warmup, so each warm-up step of TRL's run is one step behind ours (its first has lr 0); with no warm-up the two schedules are equal`,
   ];
   notes.push('data order: ours shuffles per epoch with its own generator; TRL samples with torch\'s. --sequential keeps the file\'s order instead (ours too, if the run fed its batches in that order)');
   if (s.lora && s.lora.dropout > 0) notes.push('LoRA dropout draws different masks here and in torch');
+  return notes;
+}
+
+/** What a reader should know where TRL's SFT run cannot repeat ours exactly; written into recipe.json and the README. */
+export function mappingNotes(s: WorkbookSftSettings): string[] {
+  const notes = trainingNotes(s);
   if (s.packing) {
     notes.push('packing: TRL packs the same tokens and labels into rows of its own choosing, so the batches of a step differ from ours; TRL keeps packed sequences apart under a FlashAttention implementation (attn_implementation), where ours always does');
   }

@@ -14,7 +14,7 @@ import { addLora, disposeDecoder, loadCheckpoint, saveAdapters, saveCheckpoint, 
 import { loadWorld, type Conversation } from '../../kernel-lib/data';
 import { builtinTemplate, loadTokenizer, trainBpe, type BpeTokenizer, type ChatTemplate } from '../../kernel-lib/text';
 import { sftBatch, sftObjective, train, type BatchSource, type SftBatch, type SftConfig, type StepRecord, type TrainConfig } from '../../kernel-lib/train';
-import { exportTrlRecipe, trlScriptPath, workbookSftSettings, type TrlRecipeOptions } from '../../kernel-lib/recipes';
+import { exportTrlRecipe, trlScriptPath, workbookSftSettings, type SftRecipeOptions, type WorkbookSftSettings } from '../../kernel-lib/recipes';
 import { findTrlPython } from '../../scripts/reference/python';
 import { tinyConfig } from '../model/helpers';
 
@@ -60,7 +60,7 @@ describe('recipes/exportTrlRecipe', function () {
   let tok: BpeTokenizer;
   let records: Conversation[];
   let baseDir: string;
-  const options = (over: Partial<TrlRecipeOptions> = {}): TrlRecipeOptions => ({
+  const options = (over: Partial<SftRecipeOptions> = {}): SftRecipeOptions => ({
     out: path.join(tmp, 'recipe'),
     trainer: 'sft',
     baseModel: baseDir,
@@ -109,7 +109,7 @@ describe('recipes/exportTrlRecipe', function () {
       const back = loadTokenizer(dir);
       assert.deepEqual(back.encode(exported.examples[0].name + ' <|im_end|>'), tok.encode(exported.examples[0].name + ' <|im_end|>'));
       assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')).chat_template, template.jinja);
-      assert.equal(fs.readFileSync(path.join(dir, 'train.py'), 'utf8'), fs.readFileSync(path.join(ROOT, 'kernel-lib/recipes/trl_sft.py'), 'utf8'));
+      assert.equal(fs.readFileSync(path.join(dir, 'train.py'), 'utf8'), fs.readFileSync(path.join(ROOT, 'kernel-lib/recipes/trl_train.py'), 'utf8'));
       const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
       assert.match(readme, /accelerate launch --config_file accelerate\.yaml train\.py/);
       assert.match(readme, /python train\.py/);
@@ -168,7 +168,7 @@ describe('recipes/exportTrlRecipe', function () {
       assert.deepEqual(r.peft, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: lora.targets, bias: 'none', task_type: 'CAUSAL_LM' });
       assert.equal(r.batch_size, 6);
       assert.equal(r.workbook.dataSeed, 3);
-      assert.equal(r.workbook.truncate, true);
+      assert.equal((r.workbook as WorkbookSftSettings).truncate, true);
       assert.deepEqual(r.model, { path: 'model', copied: true, dtype: 'float32' });
       assert.ok(r.notes.some((n) => /^warm-up \(4 steps here\): ours gives lr \* \(step \+ 1\) \/ warmup/.test(n)), 'the warm-up difference is written down');
       const dir = path.join(tmp, 'recipe');
@@ -178,9 +178,9 @@ describe('recipes/exportTrlRecipe', function () {
       assert.match(fs.readFileSync(path.join(dir, 'README.md'), 'utf8'), /LoRA rank 4, alpha 8/);
       // Packing maps to TRL's best-fit decreasing packing.
       const packed = exportTrlRecipe(options({ sft: { batchSize: 4, packing: true, maxLength: 256 } })).recipe;
-      assert.equal(packed.sft_config.packing, true);
-      assert.equal(packed.sft_config.packing_strategy, 'bfd');
-      assert.equal(packed.sft_config.max_length, 257);
+      assert.equal(packed.sft_config!.packing, true);
+      assert.equal(packed.sft_config!.packing_strategy, 'bfd');
+      assert.equal(packed.sft_config!.max_length, 257);
     });
 
     it('prompt-completion records are written as TRL prompt / completion', () => {
@@ -190,14 +190,14 @@ describe('recipes/exportTrlRecipe', function () {
       assert.deepEqual(rows[0], { prompt: pc[0].prompt, completion: pc[0].completion });
       assert.equal(exported.recipe.data.format, 'prompt-completion');
       // Ours masks the prompt of such records by completionOnlyLoss; TRL refuses assistant_only_loss on them.
-      assert.equal(exported.recipe.sft_config.assistant_only_loss, false);
-      assert.equal(exported.recipe.sft_config.completion_only_loss, true);
+      assert.equal(exported.recipe.sft_config!.assistant_only_loss, false);
+      assert.equal(exported.recipe.sft_config!.completion_only_loss, true);
     });
 
     it('refuses bad input with an error that names what is wrong', () => {
-      const refuses = (over: Partial<TrlRecipeOptions>, pattern: RegExp) => assert.throws(() => exportTrlRecipe(options(over)), pattern);
-      refuses({ trainer: 'dpo' as 'sft' }, /trainer "dpo" is not supported; expected one of "sft" \(DPO recipes are planned but not written yet\)/);
-      refuses({ trainer: 'ppo' as 'sft' }, /trainer "ppo" is not supported; expected one of "sft"$/);
+      const refuses = (over: Partial<SftRecipeOptions>, pattern: RegExp) => assert.throws(() => exportTrlRecipe(options(over)), pattern);
+      refuses({ trainer: 'grpo' as 'sft' }, /trainer "grpo" is not supported; expected one of "sft", "dpo" \(GRPO recipes are planned but not written yet\)/);
+      refuses({ trainer: 'ppo' as 'sft' }, /trainer "ppo" is not supported; expected one of "sft", "dpo"$/);
       refuses({ records: [] }, /records is empty; there is nothing to train on/);
       refuses({ records: [{ prompt: 'x', chosen: 'y' }] as never }, /records\[0\]: expected a conversation .* got an object with "prompt", "chosen"/);
       refuses({ records: [records[0], { ...records[1], messages: [{ role: 'bot', content: 'hi' }] }] as never }, /records\[1\] \(world .*\): messages\[0\] must be \{role: "system" \| "user" \| "assistant", content: string\}/);
@@ -218,14 +218,14 @@ describe('recipes/exportTrlRecipe', function () {
     });
 
     it('finds the script from the sources and from the compiled library', function () {
-      assert.equal(trlScriptPath(), path.join(ROOT, 'kernel-lib/recipes/trl_sft.py'));
+      assert.equal(trlScriptPath(), path.join(ROOT, 'kernel-lib/recipes/trl_train.py'));
       const built = path.join(ROOT, 'build/kernel-lib/recipes/trl_recipe.js');
       if (!fs.existsSync(built)) {
         console.log('      SKIPPED: no build/kernel-lib/recipes (npm run build); the compiled layout was not checked');
         this.skip();
       }
       const found = execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(built)}).trlScriptPath())`], { encoding: 'utf8' });
-      assert.equal(found, path.join(ROOT, 'kernel-lib/recipes/trl_sft.py'));
+      assert.equal(found, path.join(ROOT, 'kernel-lib/recipes/trl_train.py'));
     });
   });
 
@@ -252,8 +252,10 @@ describe('recipes/exportTrlRecipe', function () {
       };
       assert.match(stderr(['--max-steps', '9']), /--max-steps must be between 1 and the recipe's 5 steps, got 9/);
       const file = path.join(exported.dir, 'recipe.json');
+      fs.writeFileSync(file, JSON.stringify({ ...exported.recipe, trainer: 'kto' }));
+      assert.match(stderr([]), /trainer 'kto'; this script runs 'sft' and 'dpo' recipes/);
       fs.writeFileSync(file, JSON.stringify({ ...exported.recipe, trainer: 'dpo' }));
-      assert.match(stderr([]), /trainer 'dpo'; this script runs 'sft' recipes only/);
+      assert.match(stderr([]), /no dpo_config \(the trainer's settings\)/);
       fs.writeFileSync(file, JSON.stringify({ ...exported.recipe, model: { ...exported.recipe.model, path: path.join(tmp, 'gone') } }));
       assert.match(stderr([]), /base model .*gone: no config\.json there \(pass --model DIR/);
     });

@@ -1,22 +1,24 @@
-"""Runs an SFT recipe exported by the workbook (kernel-lib's exportTrlRecipe) with Hugging Face TRL.
+"""Runs a recipe exported by the workbook (kernel-lib's exportTrlRecipe) with Hugging Face TRL.
 
-The folder this script sits in holds recipe.json (every setting), data/ (the
-records, and the workbook's own tokens and loss masks for them), the
-tokenizer and chat_template.jinja, and names the base model.
+The folder this script sits in holds recipe.json (the trainer, SFT or DPO, and
+every setting), data/ (the records, and the workbook's own tokens for them),
+the tokenizer and chat_template.jinja, and names the base model.
 
   accelerate launch --config_file accelerate.yaml train.py   # the GPUs of this machine
   python train.py                                            # one device: a GPU if any, else the CPU
 
-By default TRL's SFTTrainer trains on data/train.tokenized.jsonl: `input_ids`
-and `labels` (-100 where the workbook's mask leaves a target out), which TRL
-uses as they are, so the run sees exactly the workbook's tokens. With
---from-messages TRL renders data/train.jsonl with chat_template.jinja and
-tokenizes it itself; assistant-only loss then needs {% generation %} markers
-in the template (TRL adds them only to the templates it knows).
+By default the trainer takes data/train.tokenized.jsonl as it is, so the run
+sees exactly the workbook's tokens: for SFT `input_ids` and `labels` (-100
+where the workbook's mask leaves a target out), for DPO `prompt_ids`,
+`chosen_ids` and `rejected_ids`. With --from-messages TRL renders
+data/train.jsonl with chat_template.jinja and tokenizes it itself; SFT's
+assistant-only loss then needs {% generation %} markers in the template (TRL
+adds them only to the templates it knows).
 
 Prints one JSON object per logged step (TRL's names: step, loss,
-learning_rate, grad_norm, entropy, num_tokens, mean_token_accuracy, epoch)
-and a summary line last, on the main process only.
+learning_rate, grad_norm, then SFTTrainer's entropy, num_tokens,
+mean_token_accuracy or DPOTrainer's rewards/*, logps/*, logits/*) and a
+summary line last, on the main process only.
 """
 
 import argparse
@@ -26,6 +28,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TRAINERS = ("sft", "dpo")
+# The columns each trainer takes ready-made: the workbook's tokens.
+TOKENIZED = {"sft": ("input_ids", "labels"), "dpo": ("prompt_ids", "chosen_ids", "rejected_ids")}
 
 
 def fail(message):
@@ -71,8 +76,10 @@ def load_recipe(folder):
         fail(f"{path}: not JSON ({e})")
     if recipe.get("format") != "workbook-trl-recipe" or recipe.get("version") != 1:
         fail(f"{path}: not a version 1 workbook TRL recipe (format {recipe.get('format')!r}, version {recipe.get('version')!r})")
-    if recipe.get("trainer") != "sft":
-        fail(f"{path}: trainer {recipe.get('trainer')!r}; this script runs 'sft' recipes only")
+    if recipe.get("trainer") not in TRAINERS:
+        fail(f"{path}: trainer {recipe.get('trainer')!r}; this script runs {' and '.join(repr(t) for t in TRAINERS)} recipes")
+    if not isinstance(recipe.get(f"{recipe['trainer']}_config"), dict):
+        fail(f"{path}: no {recipe['trainer']}_config (the trainer's settings)")
     return recipe
 
 
@@ -86,31 +93,36 @@ def model_folder(args, recipe):
 
 
 def dataset(args, recipe):
-    """The training rows: the workbook's tokens and labels, or TRL's record format (--from-messages)."""
+    """The training rows: the workbook's tokens, or TRL's record format (--from-messages)."""
     from datasets import Dataset
 
     data = recipe["data"]
     if not args.from_messages:
+        columns = TOKENIZED[recipe["trainer"]]
         rows = read_jsonl(os.path.join(args.recipe, data["tokenized"]))
         for n, row in enumerate(rows, 1):
-            if len(row.get("input_ids", [])) != len(row.get("labels", [])):
+            missing = [c for c in columns if not isinstance(row.get(c), list)]
+            if missing:
+                fail(f"{data['tokenized']}:{n}: no {', '.join(missing)} (lists of token ids were expected)")
+            if recipe["trainer"] == "sft" and len(row["input_ids"]) != len(row["labels"]):
                 fail(f"{data['tokenized']}:{n}: input_ids and labels differ in length")
-        return Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
+        return Dataset.from_list([{c: r[c] for c in columns} for r in rows])
     rows = read_jsonl(os.path.join(args.recipe, data["file"]))
     return Dataset.from_list(rows)
 
 
-def sft_config(args, recipe, world_size, output_dir):
+def trainer_config(args, recipe, world_size, output_dir):
+    """SFTConfig or DPOConfig: the recipe's settings, with what depends on this machine and these options."""
     import torch
-    from trl import SFTConfig
+    from trl import DPOConfig, SFTConfig
 
-    settings = dict(recipe["sft_config"])
-    if not args.from_messages:
+    settings = dict(recipe[f"{recipe['trainer']}_config"])
+    if recipe["trainer"] == "sft" and not args.from_messages:
         # The labels already say which tokens train; TRL's own masking options
         # would look for a conversational dataset and find token ids.
         settings["assistant_only_loss"] = False
         settings["completion_only_loss"] = None
-    elif settings.get("assistant_only_loss") and recipe["data"]["format"] == "conversational":
+    elif recipe["trainer"] == "sft" and settings.get("assistant_only_loss") and recipe["data"]["format"] == "conversational":
         print(
             "train.py: --from-messages with assistant-only loss: TRL masks the replies through {% generation %} "
             "markers in chat_template.jinja; it adds them itself only to the templates it knows, and fails otherwise.",
@@ -131,7 +143,8 @@ def sft_config(args, recipe, world_size, output_dir):
     # takes the config's mixed precision from the environment; a plain run on
     # a GPU asks for it here. Elsewhere (CPU, MPS) training is float32.
     bf16 = recipe.get("mixed_precision") == "bf16" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return SFTConfig(
+    config_class = SFTConfig if recipe["trainer"] == "sft" else DPOConfig
+    return config_class(
         **settings,
         output_dir=output_dir,
         per_device_train_batch_size=per_device,
@@ -143,7 +156,7 @@ def sft_config(args, recipe, world_size, output_dir):
 
 
 def model_and_peft(args, recipe, folder):
-    """The base model in float32, and either a peft LoraConfig for SFTTrainer or a PeftModel from --init-adapters."""
+    """The base model in float32, and either a peft LoraConfig for the trainer or a PeftModel from --init-adapters."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -192,11 +205,30 @@ def json_logs(stop_at):
     return JsonLogs()
 
 
+def trainer_class(recipe, from_messages):
+    """SFTTrainer, or DPOTrainer; for DPO on the workbook's tokens, one that takes them as they are."""
+    from trl import DPOTrainer, SFTTrainer
+
+    if recipe["trainer"] == "sft":
+        return SFTTrainer  # it keeps a dataset that already has input_ids
+    if from_messages:
+        return DPOTrainer
+
+    class TokenizedDPOTrainer(DPOTrainer):
+        # DPOTrainer renders and tokenizes prompt / chosen / rejected itself;
+        # the rows here already hold its tokenized columns (prompt_ids,
+        # chosen_ids, rejected_ids), which its collator reads as they are.
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            return dataset
+
+    return TokenizedDPOTrainer
+
+
 def main():
     args = parse_args()
     args.recipe = os.path.abspath(args.recipe)
     recipe = load_recipe(args.recipe)
-    steps = recipe["sft_config"]["max_steps"]
+    steps = recipe[f"{recipe['trainer']}_config"]["max_steps"]
     if args.max_steps is not None and not 1 <= args.max_steps <= steps:
         fail(f"--max-steps must be between 1 and the recipe's {steps} steps, got {args.max_steps}")
     folder = model_folder(args, recipe)
@@ -204,17 +236,16 @@ def main():
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
 
     from transformers import AutoTokenizer
-    from trl import SFTTrainer
 
     tok = AutoTokenizer.from_pretrained(os.path.join(args.recipe, recipe["tokenizer"]["path"]))
     if recipe["tokenizer"]["pad_token"]:
         tok.pad_token = recipe["tokenizer"]["pad_token"]
-    config = sft_config(args, recipe, world_size, output_dir)
+    config = trainer_config(args, recipe, world_size, output_dir)
     model, peft_config = model_and_peft(args, recipe, folder)
     train = dataset(args, recipe)
     # --max-steps stops the run early through the callback, so the schedule
     # (which transformers spreads over max_steps) stays the recipe's.
-    trainer = SFTTrainer(
+    trainer = trainer_class(recipe, args.from_messages)(
         model=model,
         args=config,
         train_dataset=train,
@@ -229,7 +260,7 @@ def main():
     if trainer.is_world_process_zero():
         tok.save_pretrained(output_dir)
         summary = {
-            "summary": "sft",
+            "summary": recipe["trainer"],
             "steps": trainer.state.global_step,
             "train_loss": result.training_loss,
             "seconds": round(seconds, 2),
