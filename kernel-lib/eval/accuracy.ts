@@ -4,7 +4,9 @@
 // demonstrations is not scored as if it knew nothing), the oracle judge's
 // mean score, how often replies stop with the end-of-turn token, and length.
 import type { Conversation } from '../data';
-import { checkReply, judgeTask, oracleJudge, replyFlaws, stripFillers, WORLD_FAMILIES, type Params, type ReplyFlaws, type Verdict } from '../data/world';
+import { checkReply, oracleJudge, oracleScore, replyFlaws, taskParams, stripFillers, WORLD_FAMILIES, type Params, type ReplyFlaws, type Verdict } from '../data/world';
+
+export { oracleScore };
 import type { Decoder } from '../model';
 import type { ChatTemplate } from '../text';
 import { EvalError } from './errors';
@@ -67,21 +69,8 @@ export interface AccuracyReport {
   scored: ScoredReply[];
 }
 
-function paramsOf(task: Conversation): Params | undefined {
-  const params = task.meta?.params as Params | undefined;
-  return params && typeof params === 'object' && typeof params.op === 'string' ? params : undefined;
-}
-
 function replyText(reply: ReplyLike): string {
   return typeof reply === 'string' ? reply : reply.text;
-}
-
-/** The oracle's score of a reply: by the record's own task (meta.params) when it has one, else by reading the prompt back into a task of the default world. */
-export function oracleScore(task: Conversation, reply: string): { score: number; verdict: Verdict; reason?: string } {
-  const params = paramsOf(task);
-  if (params && typeof task.category === 'string') return judgeTask({ family: task.category, params }, reply);
-  const j = oracleJudge.judge(task, reply);
-  return { score: j.score, verdict: j.verdict, reason: j.reason };
 }
 
 /** Scores one reply to one world task. */
@@ -92,7 +81,7 @@ export function scoreReply(task: Conversation, reply: ReplyLike): ScoredReply {
   const { core, padded } = stripFillers(text);
   const content = direct.correct || (core !== '' && checkReply(task, core).correct);
   const judged = oracleScore(task, text);
-  const params = paramsOf(task);
+  const params = taskParams(task);
   const flaws = params ? replyFlaws({ family: task.category, params }, text) : oracleJudge.flaws(task, text);
   return {
     id: task.id,

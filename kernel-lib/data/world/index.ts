@@ -23,7 +23,7 @@ export { PREFERENCE_RULES } from './preferences';
 export { CHATTY_CLOSER, CHATTY_OPENER, FLAW_PLAN, SFT_FLAWS, applySftFlaws, pad, padChatty, recordFlaws } from './flaws';
 export type { SftFlaw } from './flaws';
 export type { PreferenceRule } from './preferences';
-export { FILLERS, SCORES, createJudge, judgeTask, oracleJudge, replyFlaws, replyFormat, stripFillers } from './judge';
+export { FILLERS, SCORES, createJudge, judgeTask, oracleJudge, oracleScore, replyFlaws, replyFormat, stripFillers, taskParams } from './judge';
 export type { JudgePrompt, JudgeReply, Judgement, ReplyFlaws, ReplyFormat, Verdict, WorldJudge } from './judge';
 export { WORLD_FILES, conversationLine, preferenceLine, worldFiles, writeWorld } from './write';
 export type { WorldManifest } from './write';

@@ -190,3 +190,17 @@ export const oracleJudge: WorldJudge = {
 function ensure(): WorldJudge {
   return (defaultJudge ??= createJudge(DEFAULT_WORLD_SEED));
 }
+
+/** A world record's own task parameters (meta.params), when it carries them. */
+export function taskParams(task: Conversation): Params | undefined {
+  const params = task.meta?.params as Params | undefined;
+  return params && typeof params === 'object' && typeof params.op === 'string' ? params : undefined;
+}
+
+/** The oracle's score of a reply to a world record: by the record's own task (meta.params) when it has one, else by reading the prompt back into a task of the default world. */
+export function oracleScore(task: Conversation, reply: string): { score: number; verdict: Verdict; reason?: string } {
+  const params = taskParams(task);
+  if (params && typeof task.category === 'string') return judgeTask({ family: task.category, params }, reply);
+  const j = oracleJudge.judge(task, reply);
+  return { score: j.score, verdict: j.verdict, reason: j.reason };
+}
