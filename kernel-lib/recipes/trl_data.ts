@@ -1,9 +1,11 @@
 // The records of a TRL recipe, checked and converted: TRL's dataset formats
-// (conversational `messages`, `prompt` / `completion`, and preference pairs
-// `prompt` / `chosen` / `rejected`), and the workbook's own tokens in the
+// (conversational `messages`, `prompt` / `completion`, preference pairs
+// `prompt` / `chosen` / `rejected`, and GRPO's prompts), and the workbook's own tokens in the
 // columns TRL's trainers take ready-made (SFT's input_ids / labels, DPO's
 // prompt_ids / chosen_ids / rejected_ids).
 import type { PreferencePair } from '../data/records';
+import { promptMessages, type PromptSource } from '../eval/replies';
+import type { ChatMessage } from '../text/chat_types';
 import type { SftRecord } from '../train/sft';
 import type { EncodedPair } from '../train/preference_batch';
 
@@ -67,7 +69,7 @@ export function checkPreferenceRecords(records: unknown): 'preference' {
   return 'preference';
 }
 
-const messages = (ms: { role: string; content: string }[]) => ms.map((m) => ({ role: m.role, content: m.content }));
+const messages = (ms: { role: string; content: string }[]): ChatMessage[] => ms.map((m) => ({ role: m.role, content: m.content }) as ChatMessage);
 
 /** One record in TRL's dataset format: only the fields TRL reads. */
 export function trlRecord(record: SftRecord): Record<string, unknown> {
@@ -98,4 +100,30 @@ export function tokenizedPair(pair: EncodedPair): { prompt_ids: number[]; chosen
   const n = pair.promptLength;
   if (n === undefined) throw new Error(`exportTrlRecipe: pair ${pair.id} has no promptLength (encode the pairs with encodeDpoPairs)`);
   return { prompt_ids: pair.chosen.slice(0, n), chosen_ids: pair.chosen.slice(n), rejected_ids: pair.rejected.slice(n) };
+}
+
+/**
+ * Checks every record can be a GRPO prompt (a conversation, whose last
+ * assistant turns are left out, a preference pair's prompt, or a list of
+ * messages) and, where the oracle is a reward, a world task it can judge (a
+ * conversation record). Returns the prompts in TRL's conversational format.
+ */
+export function checkPromptRecords(records: unknown, needTasks: boolean): ChatMessage[][] {
+  if (!Array.isArray(records)) throw new Error(`exportTrlRecipe: records must be an array of prompts (conversations, preference pairs or message lists), got ${describe(records)}`);
+  if (records.length === 0) throw new Error('exportTrlRecipe: records is empty; there are no prompts to sample from');
+  return records.map((r: any, i) => {
+    const where = `exportTrlRecipe: records[${i}]${r && typeof r === 'object' && !Array.isArray(r) && r.id !== undefined ? ` (${r.source ?? 'record'} ${r.id})` : ''}`;
+    const list = Array.isArray(r) ? r : r && typeof r === 'object' ? (r.messages ?? r.prompt) : undefined;
+    const problem = messagesProblem(list, Array.isArray(r) ? 'the record' : r?.messages ? 'messages' : 'prompt');
+    if (problem) throw new Error(`${where}: ${problem}`);
+    if (needTasks && !(r.kind === 'conversation' && typeof r.category === 'string')) {
+      throw new Error(`${where}: the oracle reward judges world tasks (conversation records with their category and task), got ${describe(r)}; use a reward model for other prompts`);
+    }
+    return messages(promptMessages(r as PromptSource, where));
+  });
+}
+
+/** A GRPO dataset row: the prompt, and for a world task the record the oracle judges by, as JSON (its fields differ by family). */
+export function trlPromptRecord(prompt: ChatMessage[], record: unknown, withTask: boolean): Record<string, unknown> {
+  return withTask ? { prompt, world_task: JSON.stringify(record) } : { prompt };
 }

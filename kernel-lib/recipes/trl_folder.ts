@@ -3,6 +3,7 @@
 // a test can read them without writing a folder.
 import type { TrlRecipe } from './trl_recipe';
 import type { WorkbookDpoSettings } from './trl_dpo_settings';
+import type { WorkbookGrpoSettings } from './trl_grpo_settings';
 import type { WorkbookSftSettings } from './trl_settings';
 
 /** The largest process count up to 8 that splits `batchSize` rows evenly: the GPUs accelerate.yaml asks for by default. */
@@ -43,6 +44,17 @@ function settingLines(recipe: TrlRecipe): string[] {
   const adapters = w.lora ? `LoRA rank ${w.lora.rank}, alpha ${w.lora.alpha}, dropout ${w.lora.dropout} on ${w.lora.targets.join(', ')}` : 'full fine-tuning';
   const accumulate = w.accumulation > 1 ? ` x ${w.accumulation} micro-batches` : '';
   const optimizer = `- AdamW lr ${w.lr} (betas ${w.beta1}, ${w.beta2}; eps ${w.eps}; weight decay ${w.weightDecay}), ${w.warmupSteps} warm-up steps, cosine to ${w.minLr}; gradients clipped to ${w.clipNorm || 'no limit'}`;
+  if (recipe.trainer === 'grpo') {
+    const g = w as WorkbookGrpoSettings;
+    const rewards = g.rewards.map((r) => `${r.name} (${r.kind === 'oracle' ? 'the world\'s oracle, oracle_reward.js' : `reward model ${r.path}`}) x ${r.weight}`).join(' + ');
+    return [
+      `- trainer: grpo; ${adapters}${g.beta > 0 ? `; KL to the base model, beta ${g.beta}` : '; no KL term (beta 0), so no reference model'}`,
+      `- rollouts: ${g.promptsPerStep} prompts x ${g.groupSize} replies per micro-batch${accumulate}, up to ${g.maxNewTokens} new tokens, temperature ${g.temperature}${g.topK ? `, top-k ${g.topK}` : ''}${g.topP < 1 ? `, top-p ${g.topP}` : ''}; ${g.iterations} optimisation step${g.iterations === 1 ? '' : 's'} per rollout`,
+      `- rewards: ${rewards}; advantages scaled by the ${g.scaleRewards === 'none' ? 'nothing (not scaled)' : `${g.scaleRewards}'s standard deviation`}`,
+      `- loss: ${g.lossType}, clipped to [1 - ${g.epsilon}, 1 + ${g.epsilonHigh}]; ${w.steps} steps`,
+      optimizer,
+    ];
+  }
   if (recipe.trainer === 'dpo') {
     const d = w as WorkbookDpoSettings;
     const losses = d.lossType.map((t, k) => (d.lossType.length > 1 ? `${d.lossWeights[k]} x ${t}` : t)).join(' + ');
@@ -64,6 +76,17 @@ function settingLines(recipe: TrlRecipe): string[] {
 
 /** The lines of the README that depend on the trainer: what the data files hold, and what --from-messages changes. */
 function dataLines(recipe: TrlRecipe): { files: string[]; fromMessages: string; logs: string } {
+  if (recipe.trainer === 'grpo') {
+    const oracle = recipe.oracle !== undefined;
+    return {
+      files: [
+        `- \`data/train.jsonl\`: the ${recipe.data.records} prompts, in TRL's conversational prompt-only format (\`prompt\`, a list of messages)${oracle ? ', with `world_task`: the world record the oracle judges a reply by (JSON)' : ''}.`,
+        ...(oracle ? ['- `oracle_reward.js`: the world\'s oracle, bundled into one file; train.py runs it with `node` (needed on the machine) and sends it each reply. The same rules score replies here and in the workbook.'] : []),
+      ],
+      fromMessages: '- GRPO has no `--from-messages`: TRL always renders the prompts with chat_template.jinja to sample, and the replies it samples end at the end-of-turn token, as ours do (train.py makes it the tokenizer\'s EOS for generation).',
+      logs: '`step`, `loss`, `learning_rate`, `grad_norm`, `reward`, `reward_std`, `frac_reward_zero_std`, `rewards/<name>/mean`, `rewards/<name>/std`, `completions/mean_length`, `clip_ratio/region_mean`, `entropy`, `kl` (with beta > 0), `num_tokens`',
+    };
+  }
   if (recipe.trainer === 'dpo') {
     return {
       files: [
@@ -88,11 +111,14 @@ function dataLines(recipe: TrlRecipe): { files: string[]; fromMessages: string; 
 export function recipeReadme(recipe: TrlRecipe, processes: number): string {
   const model = recipe.model.copied ? 'model/ (a copy)' : `\`${recipe.model.path}\` (by path; pass --model to point elsewhere)`;
   const data = dataLines(recipe);
-  const what = recipe.trainer === 'dpo' ? `${recipe.data.records} preference pairs` : `${recipe.data.records} ${recipe.data.format === 'conversational' ? 'conversations' : 'prompt-completion records'}`;
+  const what = recipe.trainer === 'grpo' ? `${recipe.data.records} prompts`
+    : recipe.trainer === 'dpo' ? `${recipe.data.records} preference pairs`
+      : `${recipe.data.records} ${recipe.data.format === 'conversational' ? 'conversations' : 'prompt-completion records'}`;
+  const trainerClass = { sft: 'SFTTrainer', dpo: 'DPOTrainer', grpo: 'GRPOTrainer' }[recipe.trainer];
   return [
     `# ${recipe.trainer.toUpperCase()} recipe for Hugging Face TRL`,
     '',
-    `Exported by the workbook's \`exportTrlRecipe\` from a run on ${what}; TRL's \`${recipe.trainer === 'dpo' ? 'DPOTrainer' : 'SFTTrainer'}\` runs it.`,
+    `Exported by the workbook's \`exportTrlRecipe\` from a run on ${what}; TRL's \`${trainerClass}\` runs it.`,
     '',
     '## Run it',
     '',

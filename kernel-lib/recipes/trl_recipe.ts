@@ -1,8 +1,9 @@
-// exportTrlRecipe: a workbook SFT or DPO run written out as a folder that
-// Hugging Face TRL runs on GPUs (accelerate) or on one device. The folder
+// exportTrlRecipe: a workbook SFT, DPO or GRPO run written out as a folder
+// that Hugging Face TRL runs on GPUs (accelerate) or on one device. The folder
 // holds the records the run trained on and their exact tokens (and SFT's loss
-// masks), the tokenizer and chat template, every setting (recipe.json: ours
-// and TRL's, mapped in trl_settings.ts and trl_dpo_settings.ts), the script
+// masks; GRPO's prompts and the world's oracle as oracle_reward.js), the
+// tokenizer and chat template, every setting (recipe.json: ours and TRL's,
+// mapped in trl_settings.ts and trl_{dpo,grpo}_settings.ts), the script
 // (train.py, from trl_train.py beside this file), an accelerate config and a
 // README. It is written into a hidden sibling folder and renamed into place,
 // so a killed export never leaves half a recipe.
@@ -13,13 +14,16 @@ import type { LoraConfig } from '../model/lora_state';
 import { recoverCheckpointFolder } from '../model/atomic_folder';
 import { writeFileSynced } from '../runtime/files';
 import type { BpeTokenizer } from '../text/bpe_tokenizer';
-import type { ChatTemplate } from '../text/chat_types';
+import type { ChatMessage, ChatTemplate } from '../text/chat_types';
+import type { PromptSource } from '../eval/replies';
 import { saveTokenizer } from '../text/tokenizer_json';
 import { encodeDpoPairs } from '../train/dpo';
 import type { EncodedPair } from '../train/preference_batch';
 import { sftExamples, type SftConfig, type SftExampleOf, type SftRecord } from '../train/sft';
 import type { TrainConfig } from '../train/trainer';
-import { checkPreferenceRecords, checkRecipeRecords, tokenizedPair, tokenizedRecord, trlPreferenceRecord, trlRecord } from './trl_data';
+import { bundleOracle } from './oracle_bundle';
+import { checkPreferenceRecords, checkPromptRecords, checkRecipeRecords, tokenizedPair, tokenizedRecord, trlPreferenceRecord, trlPromptRecord, trlRecord } from './trl_data';
+import { grpoMappingNotes, trlGrpoConfig, workbookGrpoSettings, type GrpoRecipeConfig, type WorkbookGrpoSettings } from './trl_grpo_settings';
 import { dpoMappingNotes, trlDpoConfig, workbookDpoSettings, type DpoRecipeConfig, type WorkbookDpoSettings } from './trl_dpo_settings';
 import { accelerateYaml, defaultProcesses, recipeReadme } from './trl_folder';
 import { checkRecipeTrainer, mappingNotes, peftLoraConfig, trlSftConfig, workbookSftSettings, type RecipeTrainer, type WorkbookSftSettings } from './trl_settings';
@@ -58,8 +62,16 @@ export interface DpoRecipeOptions extends RecipeOptionsBase {
   dpo: DpoRecipeConfig;
 }
 
+/** A GRPO run: TRL's GRPOTrainer, sampling its own replies to the prompts and scoring them with the recipe's rewards. */
+export interface GrpoRecipeOptions extends RecipeOptionsBase {
+  trainer: 'grpo';
+  /** The prompts: conversations (the final reply left out; world tasks, for the oracle), preference pairs' prompts, or message lists. */
+  records: PromptSource[];
+  grpo: GrpoRecipeConfig;
+}
+
 /** What exportTrlRecipe needs: the run's data, tokenizer, template and settings, and where to write. */
-export type TrlRecipeOptions = SftRecipeOptions | DpoRecipeOptions;
+export type TrlRecipeOptions = SftRecipeOptions | DpoRecipeOptions | GrpoRecipeOptions;
 
 /** recipe.json: what train.py reads. */
 export interface TrlRecipe {
@@ -74,13 +86,13 @@ export interface TrlRecipe {
     dtype: 'float32';
   };
   data: {
-    format: 'conversational' | 'prompt-completion' | 'preference';
+    format: 'conversational' | 'prompt-completion' | 'preference' | 'prompt-only';
     records: number;
     /** TRL's record format (messages; prompt / completion; prompt / chosen / rejected). */
     file: string;
-    /** The workbook's tokens: input_ids and labels (-100: not a target) for SFT; prompt_ids, chosen_ids, rejected_ids for DPO. */
-    tokenized: string;
-    /** Tokens with a loss over the file: SFT's targets (position 0 excluded), DPO's reply tokens of both sides. */
+    /** The workbook's tokens: input_ids and labels (-100: not a target) for SFT; prompt_ids, chosen_ids, rejected_ids for DPO; none for GRPO (TRL tokenizes its prompts to sample). */
+    tokenized: string | null;
+    /** Tokens with a loss over the file: SFT's targets (position 0 excluded), DPO's reply tokens of both sides; GRPO: 0 (its replies are sampled). */
     trained_tokens: number;
     tokens: number;
     longest: number;
@@ -96,41 +108,47 @@ export interface TrlRecipe {
     eos_token: string | null;
     end_of_turn: string;
   };
-  /** Rows (SFT) or pairs (DPO) per optimizer micro-batch over all processes; train.py divides it among them. */
+  /** Rows (SFT; GRPO: prompts x group size) or pairs (DPO) per optimizer micro-batch over all processes; train.py divides it among them. */
   batch_size: number;
   /** bf16 autocast on GPUs that support it (train.py); float32 on the CPU. */
   mixed_precision: 'bf16';
   /** The run as the workbook trains it (every default filled in). */
-  workbook: WorkbookSftSettings | WorkbookDpoSettings;
+  workbook: WorkbookSftSettings | WorkbookDpoSettings | WorkbookGrpoSettings;
   /** trl.SFTConfig's arguments for the same run (see trl_settings.ts); SFT recipes only. */
   sft_config?: Record<string, unknown>;
   /** trl.DPOConfig's arguments for the same run (see trl_dpo_settings.ts); DPO recipes only. */
   dpo_config?: Record<string, unknown>;
+  /** trl.GRPOConfig's arguments for the same run (see trl_grpo_settings.ts); GRPO recipes only. */
+  grpo_config?: Record<string, unknown>;
+  /** GRPO: the rewards train.py builds, in order (their weights are grpo_config.reward_weights); the oracle's script, when one is the oracle. */
+  rewards?: WorkbookGrpoSettings['rewards'];
+  oracle?: string;
   /** peft.LoraConfig's arguments; null for full fine-tuning. */
   peft: Record<string, unknown> | null;
   /** Where TRL's run cannot repeat ours exactly. */
   notes: string[];
 }
 
-export interface TrlRecipeExport<E = SftExampleOf | EncodedPair> {
+export interface TrlRecipeExport<E = SftExampleOf | EncodedPair | GrpoPrompt> {
   /** The folder written. */
   dir: string;
   recipe: TrlRecipe;
   /**
    * What ours trains on, in the file's order: SFT's tokenized records
    * (sftBatch / sftBatches of these), or DPO's encoded pairs (attach the
-   * reference's log-probabilities with referenceLogps, then preferenceBatches).
+   * reference's log-probabilities with referenceLogps, then preferenceBatches),
+   * or GRPO's prompts with the records they came from.
    */
   examples: E[];
   /** Files written, relative to dir. */
   files: string[];
 }
 
-/** Where trl_train.py is: beside this file in the sources, or back in the sources from build/kernel-lib/recipes (tsc copies no .py). */
-export function trlScriptPath(): string {
-  const candidates = [path.join(__dirname, 'trl_train.py'), path.join(__dirname, '..', '..', '..', 'kernel-lib', 'recipes', 'trl_train.py')];
+/** Where a recipe's Python file is (trl_train.py by default): beside this file in the sources, or back in the sources from build/kernel-lib/recipes (tsc copies no .py). */
+export function trlScriptPath(name = 'trl_train.py'): string {
+  const candidates = [path.join(__dirname, name), path.join(__dirname, '..', '..', '..', 'kernel-lib', 'recipes', name)];
   const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new Error(`exportTrlRecipe: the training script trl_train.py is missing (looked for ${candidates.join(' and ')})`);
+  if (!found) throw new Error(`exportTrlRecipe: the recipe's ${name} is missing (looked for ${candidates.join(' and ')})`);
   return found;
 }
 
@@ -209,17 +227,24 @@ function listFiles(dir: string, prefix = ''): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])).sort();
 }
 
+/** A GRPO prompt as the recipe holds it, with the record it came from. */
+export interface GrpoPrompt {
+  prompt: ChatMessage[];
+  record: PromptSource;
+}
+
 /** The data half of a recipe: TRL's records, our tokens, their counts, and the settings of the trainer that reads them. */
 interface RecipeData<E> {
   format: TrlRecipe['data']['format'];
   examples: E[];
   trlRows: Record<string, unknown>[];
-  tokenizedRows: Record<string, unknown>[];
+  /** null: no tokenized file (GRPO). */
+  tokenizedRows: Record<string, unknown>[] | null;
   trained: number;
   tokens: number[];
   dropped?: string[];
-  settings: WorkbookSftSettings | WorkbookDpoSettings;
-  config: Pick<TrlRecipe, 'sft_config' | 'dpo_config'>;
+  settings: WorkbookSftSettings | WorkbookDpoSettings | WorkbookGrpoSettings;
+  config: Pick<TrlRecipe, 'sft_config' | 'dpo_config' | 'grpo_config' | 'rewards'>;
   notes: string[];
 }
 
@@ -260,9 +285,43 @@ function dpoData(options: DpoRecipeOptions): RecipeData<EncodedPair> {
   };
 }
 
+function grpoData(options: GrpoRecipeOptions): RecipeData<GrpoPrompt> {
+  const settings = workbookGrpoSettings(options.train, options.grpo, options.lora, (p) => path.resolve(p));
+  const oracle = settings.rewards.some((r) => r.kind === 'oracle');
+  for (const r of settings.rewards) if (r.kind === 'reward-model') checkRewardModel(r.path, r.name);
+  const prompts = checkPromptRecords(options.records, oracle);
+  const tokens = prompts.map((p) => options.tokenizer.encode(options.template.render(p, { addGenerationPrompt: true }).text, { addSpecialTokens: false }).length);
+  return {
+    format: 'prompt-only',
+    settings,
+    examples: prompts.map((prompt, i) => ({ prompt, record: options.records[i] })),
+    trlRows: prompts.map((p, i) => trlPromptRecord(p, options.records[i], oracle)),
+    tokenizedRows: null,
+    trained: 0,
+    tokens,
+    config: { grpo_config: trlGrpoConfig(settings), rewards: settings.rewards },
+    notes: grpoMappingNotes(settings),
+  };
+}
+
+/** A reward model folder: a LlamaForSequenceClassification with one label, as saveRewardModel writes. */
+function checkRewardModel(folder: string, name: string): void {
+  const configFile = path.join(folder, 'config.json');
+  let config: { architectures?: unknown; num_labels?: unknown; id2label?: Record<string, unknown> };
+  try {
+    config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`exportTrlRecipe: reward "${name}": ${configFile} cannot be read as JSON (${(e as Error).message}); a reward model folder, as saveRewardModel writes, was expected`);
+  }
+  const architectures = Array.isArray(config.architectures) ? config.architectures : [];
+  if (!architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'))) {
+    throw new Error(`exportTrlRecipe: reward "${name}": ${configFile} is a ${architectures.join(', ') || 'model without architectures'}, not a sequence classifier (a reward model, as saveRewardModel writes)`);
+  }
+}
+
 /**
- * Writes a TRL recipe folder for an SFT or DPO run (see the file's header
- * and the folder's README). Everything that can be wrong is checked before a
+ * Writes a TRL recipe folder for an SFT, DPO or GRPO run (see the file's
+ * header and the folder's README). Everything that can be wrong is checked before a
  * file is written: the trainer, the records (and every check sftExamples or
  * encodeDpoPairs makes, naming the record), the template's Jinja source, the
  * base model folder, the settings. Returns the recipe and what a workbook run
@@ -270,6 +329,7 @@ function dpoData(options: DpoRecipeOptions): RecipeData<EncodedPair> {
  */
 export function exportTrlRecipe(options: SftRecipeOptions): TrlRecipeExport<SftExampleOf>;
 export function exportTrlRecipe(options: DpoRecipeOptions): TrlRecipeExport<EncodedPair>;
+export function exportTrlRecipe(options: GrpoRecipeOptions): TrlRecipeExport<GrpoPrompt>;
 export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport;
 export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
   const trainer = checkRecipeTrainer(options.trainer);
@@ -277,7 +337,9 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
   const dir = path.resolve(options.out);
   if (trainer === 'sft' && !(options as SftRecipeOptions).sft) throw new Error('exportTrlRecipe: an SFT recipe needs sft: {batchSize, ...}');
   const jinja = checkTemplate(options.template);
-  const data: RecipeData<SftExampleOf | EncodedPair> = trainer === 'sft' ? sftData(options as SftRecipeOptions) : dpoData(options as DpoRecipeOptions);
+  const data: RecipeData<SftExampleOf | EncodedPair | GrpoPrompt> =
+    trainer === 'sft' ? sftData(options as SftRecipeOptions) : trainer === 'dpo' ? dpoData(options as DpoRecipeOptions) : grpoData(options as GrpoRecipeOptions);
+  const oracle = data.config.rewards?.some((r) => r.kind === 'oracle') ? bundleOracle() : null;
   const baseModel = checkBaseModel(options.baseModel, options.tokenizer);
   if (dir === baseModel) throw new Error(`exportTrlRecipe: out ${dir} is the base model folder; the recipe needs a folder of its own`);
   const settings = data.settings;
@@ -295,7 +357,7 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
       format: data.format,
       records: data.examples.length,
       file: 'data/train.jsonl',
-      tokenized: 'data/train.tokenized.jsonl',
+      tokenized: data.tokenizedRows ? 'data/train.tokenized.jsonl' : null,
       trained_tokens: data.trained,
       tokens: data.tokens.reduce((a, b) => a + b, 0),
       longest: Math.max(...data.tokens),
@@ -313,6 +375,7 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
     mixed_precision: 'bf16',
     workbook: settings,
     ...data.config,
+    ...(oracle ? { oracle: 'oracle_reward.js' } : {}),
     peft: settings.lora ? peftLoraConfig(settings.lora) : null,
     notes: data.notes,
   };
@@ -322,7 +385,9 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
   writeFolderAtomically(dir, (tmp) => {
     fs.mkdirSync(path.join(tmp, 'data'));
     writeFileSynced(path.join(tmp, 'data', 'train.jsonl'), jsonl(data.trlRows));
-    writeFileSynced(path.join(tmp, 'data', 'train.tokenized.jsonl'), jsonl(data.tokenizedRows));
+    if (data.tokenizedRows) writeFileSynced(path.join(tmp, 'data', 'train.tokenized.jsonl'), jsonl(data.tokenizedRows));
+    if (oracle) writeFileSynced(path.join(tmp, 'oracle_reward.js'), oracle);
+    if (trainer === 'grpo') writeFileSynced(path.join(tmp, 'rewards.py'), fs.readFileSync(trlScriptPath('trl_rewards.py'), 'utf8'));
     saveTokenizer(tmp, tok, { chatTemplate: jinja });
     writeFileSynced(path.join(tmp, 'chat_template.jinja'), jinja);
     writeFileSynced(path.join(tmp, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');

@@ -9,12 +9,12 @@ import type { LoraConfig } from '../model/lora_state';
 import type { SftConfig } from '../train/sft';
 import type { TrainConfig } from '../train/trainer';
 
-/** The trainers a recipe can name: TRL's SFTTrainer and DPOTrainer. GRPO recipes are planned. */
-export const RECIPE_TRAINERS = ['sft', 'dpo'] as const;
+/** The trainers a recipe can name: TRL's SFTTrainer, DPOTrainer and GRPOTrainer. */
+export const RECIPE_TRAINERS = ['sft', 'dpo', 'grpo'] as const;
 export type RecipeTrainer = (typeof RECIPE_TRAINERS)[number];
 
 /** The trainers a later version may add; naming one now gets an error that says so. */
-const PLANNED_TRAINERS = ['grpo'];
+const PLANNED_TRAINERS = ['rloo'];
 
 /** What every trainer's run shares, with every default filled in: the loop, AdamW, the schedule, the batch, LoRA. */
 export interface WorkbookTrainSettings {

@@ -1,8 +1,10 @@
 """Runs a recipe exported by the workbook (kernel-lib's exportTrlRecipe) with Hugging Face TRL.
 
-The folder this script sits in holds recipe.json (the trainer, SFT or DPO, and
-every setting), data/ (the records, and the workbook's own tokens for them),
-the tokenizer and chat_template.jinja, and names the base model.
+The folder this script sits in holds recipe.json (the trainer, SFT, DPO or
+GRPO, and every setting), data/ (the records, and the workbook's own tokens
+for them), the tokenizer and chat_template.jinja, and names the base model;
+a GRPO recipe also holds its rewards (rewards.py, and oracle_reward.js for
+the world's oracle).
 
   accelerate launch --config_file accelerate.yaml train.py   # the GPUs of this machine
   python train.py                                            # one device: a GPU if any, else the CPU
@@ -17,7 +19,8 @@ adds them only to the templates it knows).
 
 Prints one JSON object per logged step (TRL's names: step, loss,
 learning_rate, grad_norm, then SFTTrainer's entropy, num_tokens,
-mean_token_accuracy or DPOTrainer's rewards/*, logps/*, logits/*) and a
+mean_token_accuracy, DPOTrainer's rewards/*, logps/*, logits/*, or
+GRPOTrainer's reward, reward_std, rewards/<name>/mean, completions/*) and a
 summary line last, on the main process only.
 """
 
@@ -28,7 +31,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TRAINERS = ("sft", "dpo")
+TRAINERS = ("sft", "dpo", "grpo")
 # The columns each trainer takes ready-made: the workbook's tokens.
 TOKENIZED = {"sft": ("input_ids", "labels"), "dpo": ("prompt_ids", "chosen_ids", "rejected_ids")}
 
@@ -77,7 +80,7 @@ def load_recipe(folder):
     if recipe.get("format") != "workbook-trl-recipe" or recipe.get("version") != 1:
         fail(f"{path}: not a version 1 workbook TRL recipe (format {recipe.get('format')!r}, version {recipe.get('version')!r})")
     if recipe.get("trainer") not in TRAINERS:
-        fail(f"{path}: trainer {recipe.get('trainer')!r}; this script runs {' and '.join(repr(t) for t in TRAINERS)} recipes")
+        fail(f"{path}: trainer {recipe.get('trainer')!r}; this script runs {', '.join(repr(t) for t in TRAINERS)} recipes")
     if not isinstance(recipe.get(f"{recipe['trainer']}_config"), dict):
         fail(f"{path}: no {recipe['trainer']}_config (the trainer's settings)")
     return recipe
@@ -97,6 +100,10 @@ def dataset(args, recipe):
     from datasets import Dataset
 
     data = recipe["data"]
+    if recipe["trainer"] == "grpo":
+        if args.from_messages:
+            fail("--from-messages: a GRPO recipe's prompts are always rendered by TRL (there are no workbook tokens to train on)")
+        return Dataset.from_list(read_jsonl(os.path.join(args.recipe, data["file"])))
     if not args.from_messages:
         columns = TOKENIZED[recipe["trainer"]]
         rows = read_jsonl(os.path.join(args.recipe, data["tokenized"]))
@@ -114,7 +121,7 @@ def dataset(args, recipe):
 def trainer_config(args, recipe, world_size, output_dir):
     """SFTConfig or DPOConfig: the recipe's settings, with what depends on this machine and these options."""
     import torch
-    from trl import DPOConfig, SFTConfig
+    from trl import DPOConfig, GRPOConfig, SFTConfig
 
     settings = dict(recipe[f"{recipe['trainer']}_config"])
     if recipe["trainer"] == "sft" and not args.from_messages:
@@ -143,7 +150,10 @@ def trainer_config(args, recipe, world_size, output_dir):
     # takes the config's mixed precision from the environment; a plain run on
     # a GPU asks for it here. Elsewhere (CPU, MPS) training is float32.
     bf16 = recipe.get("mixed_precision") == "bf16" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    config_class = SFTConfig if recipe["trainer"] == "sft" else DPOConfig
+    config_class = {"sft": SFTConfig, "dpo": DPOConfig, "grpo": GRPOConfig}[recipe["trainer"]]
+    if recipe["trainer"] == "grpo":
+        # GRPO samples prompts through its own sampler, shuffled unless asked.
+        settings["shuffle_dataset"] = not args.sequential
     return config_class(
         **settings,
         output_dir=output_dir,
@@ -206,11 +216,13 @@ def json_logs(stop_at):
 
 
 def trainer_class(recipe, from_messages):
-    """SFTTrainer, or DPOTrainer; for DPO on the workbook's tokens, one that takes them as they are."""
-    from trl import DPOTrainer, SFTTrainer
+    """SFTTrainer, DPOTrainer or GRPOTrainer; for DPO on the workbook's tokens, one that takes them as they are."""
+    from trl import DPOTrainer, GRPOTrainer, SFTTrainer
 
     if recipe["trainer"] == "sft":
         return SFTTrainer  # it keeps a dataset that already has input_ids
+    if recipe["trainer"] == "grpo":
+        return GRPOTrainer
     if from_messages:
         return DPOTrainer
 
@@ -240,6 +252,14 @@ def main():
     tok = AutoTokenizer.from_pretrained(os.path.join(args.recipe, recipe["tokenizer"]["path"]))
     if recipe["tokenizer"]["pad_token"]:
         tok.pad_token = recipe["tokenizer"]["pad_token"]
+    extra = {}
+    if recipe["trainer"] == "grpo":
+        # GRPOTrainer stops a reply at the tokenizer's EOS; the workbook stops
+        # it at the template's end-of-turn token, so that is the EOS here.
+        tok.eos_token = recipe["tokenizer"]["end_of_turn"]
+        from rewards import build_rewards
+
+        extra["reward_funcs"] = build_rewards(recipe, args.recipe, tok)
     config = trainer_config(args, recipe, world_size, output_dir)
     model, peft_config = model_and_peft(args, recipe, folder)
     train = dataset(args, recipe)
@@ -252,6 +272,7 @@ def main():
         processing_class=tok,
         peft_config=peft_config,
         callbacks=[json_logs(args.max_steps)],
+        **extra,
     )
     started = time.time()
     result = trainer.train()

@@ -196,8 +196,8 @@ describe('recipes/exportTrlRecipe', function () {
 
     it('refuses bad input with an error that names what is wrong', () => {
       const refuses = (over: Partial<SftRecipeOptions>, pattern: RegExp) => assert.throws(() => exportTrlRecipe(options(over)), pattern);
-      refuses({ trainer: 'grpo' as 'sft' }, /trainer "grpo" is not supported; expected one of "sft", "dpo" \(GRPO recipes are planned but not written yet\)/);
-      refuses({ trainer: 'ppo' as 'sft' }, /trainer "ppo" is not supported; expected one of "sft", "dpo"$/);
+      refuses({ trainer: 'rloo' as 'sft' }, /trainer "rloo" is not supported; expected one of "sft", "dpo", "grpo" \(RLOO recipes are planned but not written yet\)/);
+      refuses({ trainer: 'ppo' as 'sft' }, /trainer "ppo" is not supported; expected one of "sft", "dpo", "grpo"$/);
       refuses({ records: [] }, /records is empty; there is nothing to train on/);
       refuses({ records: [{ prompt: 'x', chosen: 'y' }] as never }, /records\[0\]: expected a conversation .* got an object with "prompt", "chosen"/);
       refuses({ records: [records[0], { ...records[1], messages: [{ role: 'bot', content: 'hi' }] }] as never }, /records\[1\] \(world .*\): messages\[0\] must be \{role: "system" \| "user" \| "assistant", content: string\}/);
@@ -253,7 +253,7 @@ describe('recipes/exportTrlRecipe', function () {
       assert.match(stderr(['--max-steps', '9']), /--max-steps must be between 1 and the recipe's 5 steps, got 9/);
       const file = path.join(exported.dir, 'recipe.json');
       fs.writeFileSync(file, JSON.stringify({ ...exported.recipe, trainer: 'kto' }));
-      assert.match(stderr([]), /trainer 'kto'; this script runs 'sft' and 'dpo' recipes/);
+      assert.match(stderr([]), /trainer 'kto'; this script runs 'sft', 'dpo', 'grpo' recipes/);
       fs.writeFileSync(file, JSON.stringify({ ...exported.recipe, trainer: 'dpo' }));
       assert.match(stderr([]), /no dpo_config \(the trainer's settings\)/);
       fs.writeFileSync(file, JSON.stringify({ ...exported.recipe, model: { ...exported.recipe.model, path: path.join(tmp, 'gone') } }));
