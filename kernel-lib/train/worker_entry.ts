@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../runtime/backend';
-import { decoderFromWeights, type Decoder } from '../model/decoder';
+import { decoderFromWeights, disposeDecoder, type Decoder } from '../model/decoder';
 import { loraState } from '../model/lora_state';
 import { objectiveByName } from './objectives';
 import { writeParams } from './params';
@@ -11,19 +11,26 @@ import { computeGradients } from './step';
 import type { WorkerReply, WorkerRequest } from './workers';
 
 let model: Decoder | null = null;
+/** Tensors received for the next load, by group. */
+const received = { weights: new Map<string, tf.Tensor>(), lora: new Map<string, tf.Tensor>() };
 
 async function handle(msg: WorkerRequest): Promise<WorkerReply> {
   switch (msg.kind) {
     case 'init':
       await selectBackend(msg.backend);
       return { ok: true };
+    case 'tensor': {
+      const { name, shape, values } = msg.tensor;
+      received[msg.group].get(name)?.dispose();
+      received[msg.group].set(name, tf.tensor(values, shape, 'float32'));
+      return { ok: true };
+    }
     case 'load': {
-      const weights = new Map(msg.weights.map((w) => [w.name, tf.tensor(w.values, w.shape, 'float32')] as [string, tf.Tensor]));
-      model = decoderFromWeights(msg.config, weights);
-      if (msg.lora) {
-        const tensors = new Map(msg.lora.tensors.map((w) => [w.name, tf.tensor(w.values, w.shape, 'float32')] as [string, tf.Tensor]));
-        model.lora = loraState(msg.lora.config, msg.lora.projections, tensors);
-      }
+      if (model) disposeDecoder(model);
+      model = decoderFromWeights(msg.config, new Map(received.weights));
+      if (msg.lora) model.lora = loraState(msg.lora.config, msg.lora.projections, new Map(received.lora));
+      received.weights.clear();
+      received.lora.clear();
       return { ok: true };
     }
     case 'update':

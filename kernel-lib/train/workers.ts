@@ -39,14 +39,18 @@ export interface WireTensor {
 
 export type WorkerRequest =
   | { kind: 'init'; backend: BackendChoice }
-  | { kind: 'load'; config: Decoder['config']; weights: WireTensor[]; lora?: { config: LoraConfig; projections: string[]; tensors: WireTensor[] } }
+  | { kind: 'tensor'; group: 'weights' | 'lora'; tensor: WireTensor }
+  | { kind: 'load'; config: Decoder['config']; lora?: { config: LoraConfig; projections: string[] } }
   | { kind: 'update'; params: WireTensor[] }
   | { kind: 'compute'; objective: string; batch: unknown; context: ObjectiveContext };
 
 export type WorkerReply = { ok: true; result?: GradientResult } | { ok: false; error: string };
 
-function wire(map: Map<string, { shape: number[]; dataSync(): unknown }>): WireTensor[] {
-  return [...map].map(([name, t]) => ({ name, shape: t.shape.slice(), values: Float32Array.from(t.dataSync() as Float32Array) }));
+/** One tensor for one worker: its own copy of the values, to transfer (not clone) with the message. */
+function wireTensor(name: string, t: { shape: number[]; dtype: string; dataSync(): unknown }): WireTensor {
+  const data = t.dataSync();
+  const values = data instanceof Float32Array && t.dtype === 'float32' ? data : Float32Array.from(data as ArrayLike<number>);
+  return { name, shape: t.shape.slice(), values };
 }
 
 function spawn(): Worker {
@@ -108,11 +112,22 @@ export async function startWorkers(count: number, options: { backend: BackendCho
   return {
     size: count,
     async load(model) {
-      const weights = wire(model.weights);
-      const lora = model.lora
-        ? { config: model.lora.config, projections: model.lora.projections, tensors: wire(model.lora.tensors) }
-        : undefined;
-      await all((c) => c.request({ kind: 'load', config: model.config, weights, lora }));
+      // Tensor by tensor, each worker's copy transferred: at no point are all
+      // the weights held in the JavaScript heap, once or once per worker (at
+      // SmolLM2-135M's size, 538 MB each), beside the wasm heaps that keep them.
+      // tfjs's wasm readSync copies out of its heap, so each dataSync() is a
+      // fresh buffer that can be handed over.
+      const send = (group: 'weights' | 'lora', map: Map<string, { shape: number[]; dtype: string; dataSync(): unknown }>) =>
+        Promise.all(channels.map(async (c) => {
+          for (const [name, t] of map) {
+            const tensor = wireTensor(name, t);
+            await c.request({ kind: 'tensor', group, tensor }, [tensor.values.buffer as ArrayBuffer]);
+          }
+        }));
+      await send('weights', model.weights);
+      if (model.lora) await send('lora', model.lora.tensors);
+      const lora = model.lora ? { config: model.lora.config, projections: model.lora.projections } : undefined;
+      await all((c) => c.request({ kind: 'load', config: model.config, lora }));
     },
     async update(params) {
       const wireParams = params.map((p) => ({ name: p.name, shape: p.shape, values: p.values }));
