@@ -3,7 +3,7 @@
 // flaws, clean held-out test references), preference pairs, the same tables as
 // Arrow IPC files, and manifest.json with counts and sha256s. The same options
 // give byte-identical files on every machine.
-//   npx tsx scripts/make-world.ts [--out data/world] [--seed 7] [--paragraphs 2600]
+//   npx tsx scripts/make-world.ts [--out data/world] [--seed 7] [--paragraphs 2600] [--skills 0]
 //     [--tasks 300] [--test 50] [--pairs 1500] [--test-pairs 300]
 //     [--padded 0.3] [--made-up 0.4] [--wrong-format 0.3]
 import * as path from 'node:path';
@@ -27,6 +27,7 @@ const started = Date.now();
 const world = generateWorld({
   seed: num('seed', d.seed),
   corpusParagraphs: num('paragraphs', d.corpusParagraphs),
+  skillParagraphs: num('skills', d.skillParagraphs),
   tasksPerFamily: num('tasks', d.tasksPerFamily),
   testPerFamily: num('test', d.testPerFamily),
   preferencePairs: num('pairs', d.preferencePairs),

@@ -62,6 +62,28 @@ describe('data/world: generator', () => {
     assert.deepEqual(a.facts, b.facts);
   });
 
+  it('mixes skill paragraphs into the corpus when asked: statements over training keys, tasks and pairs unchanged', () => {
+    const plain = generateWorld(SMALL);
+    const w = generateWorld({ ...SMALL, skillParagraphs: 200 });
+    const plainParagraphs = new Set(plain.corpus.trimEnd().split('\n\n'));
+    const paragraphs = w.corpus.trimEnd().split('\n\n');
+    assert.equal(w.corpus.endsWith('\n'), plain.corpus.endsWith('\n'));
+    assert.equal(paragraphs.length, plainParagraphs.size + 200);
+    assert.ok([...plainParagraphs].every((p) => paragraphs.includes(p)), 'every corpus paragraph is kept');
+    assert.notEqual(paragraphs.slice(0, 200).filter((p) => plainParagraphs.has(p)).length, 200, 'skills are shuffled in, not appended');
+    assert.deepEqual(w.sftTrain, plain.sftTrain);
+    assert.deepEqual(w.preferencesTest, plain.preferencesTest);
+    const skills = paragraphs.filter((p) => !plainParagraphs.has(p));
+    assert.ok(skills.some((p) => /In increasing order|From smallest to largest/.test(p)) && skills.some((p) => /as a bulleted list:\n- /.test(p)), 'sorting and formatting are stated');
+    assert.ok(skills.every((p) => !p.includes('?') && !p.includes('<|')), 'statements, not requests or chat');
+    // Held out: a sorted list or a formatted list of a test task is never stated.
+    const text = skills.join('\n');
+    for (const t of w.sftTest.filter((c) => c.category === 'sorting' || c.category === 'formatting')) {
+      assert.ok(!text.includes(answer(t)), `${t.id}: its answer ${JSON.stringify(answer(t))} is in the skill paragraphs`);
+    }
+    assert.throws(() => generateWorld({ ...SMALL, skillParagraphs: -1 }), /skillParagraphs must be a whole number >= 0/);
+  });
+
   it('reproduces the committed data/world files byte for byte (in memory and through scripts/make-world.ts)', function () {
     this.timeout(120_000);
     for (const [name, bytes] of worldFiles(generateWorld())) {

@@ -12,6 +12,7 @@ import { worldOptions, type WorldOptions, type WorldOptionsInput } from './optio
 import { makePreferencePairs } from './preferences';
 import { makeRng } from './rng';
 import { makeConversations } from './sft';
+import { makeSkillParagraphs } from './skills';
 
 export interface WorldData {
   options: WorldOptions;
@@ -30,6 +31,18 @@ export function familyPlans(facts: WorldFacts): Map<string, KeyPlan<Params>> {
   return new Map(FAMILIES.map((f) => [f.name, f.plan(facts, makeRng(facts.seed, `plan:${f.name}`))]));
 }
 
+/**
+ * The corpus with `skillParagraphs` statements of the algorithmic families
+ * shuffled in among its paragraphs (each from its own stream), so that a
+ * window of pre-training text holds a mix of both; the corpus as it is when 0.
+ */
+function withSkills(corpus: string, plans: Map<string, KeyPlan<Params>>, o: WorldOptions): string {
+  if (o.skillParagraphs === 0) return corpus;
+  const skills = makeSkillParagraphs(plans, o.skillParagraphs, makeRng(o.seed, 'skills'));
+  const body = corpus.replace(/\n+$/, ''); // the file's final newline stays at the end
+  return makeRng(o.seed, 'skills-mix').shuffle([...body.split('\n\n'), ...skills]).join('\n\n') + corpus.slice(body.length);
+}
+
 export function generateWorld(options: WorldOptionsInput = {}): WorldData {
   const o = worldOptions(options);
   const facts = buildFacts(o.seed);
@@ -41,7 +54,7 @@ export function generateWorld(options: WorldOptionsInput = {}): WorldData {
   return {
     options: o,
     facts,
-    corpus: makeCorpus(facts, o.corpusParagraphs),
+    corpus: withSkills(makeCorpus(facts, o.corpusParagraphs), plans, o),
     sftTrain: conversations('train', o.tasksPerFamily),
     sftTest: conversations('test', o.testPerFamily),
     preferencesTrain: makePreferencePairs(facts, plans, 'train', o.preferencePairs, makeRng(o.seed, 'pairs:train'), o.systemShare),

@@ -30,3 +30,4 @@ export type { WorldManifest } from './write';
 export { loadWorld, parseWorldJsonl, verifyWorld } from './load';
 export type { LoadWorldOptions, LoadedWorld } from './load';
 export { conversationsFromArrow, conversationsToArrow, preferencesFromArrow, preferencesToArrow } from './arrow';
+export { SKILL_FAMILIES, makeSkillParagraphs } from './skills';

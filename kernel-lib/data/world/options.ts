@@ -23,6 +23,12 @@ export interface WorldOptions {
   seed: number;
   /** Paragraphs of the pre-training corpus (at least one per person, animal and town is always written). */
   corpusParagraphs: number;
+  /**
+   * Skill paragraphs mixed into the corpus (skills.ts): the algorithmic
+   * families' operations stated as plain sentences over their training keys
+   * ("In increasing order, 47, 32, 50 read 32, 47, 50."). 0 writes none.
+   */
+  skillParagraphs: number;
   /** Train conversations per task family (drawn with replacement from the train keys). */
   tasksPerFamily: number;
   /** Test conversations per family: up to this many distinct prompts over the held-out keys. */
@@ -55,6 +61,7 @@ export const DEFAULT_SFT_FLAWS: Readonly<SftFlawShares> = { padded: 0.3, madeUp:
 export const DEFAULT_WORLD_OPTIONS: Readonly<WorldOptions> = {
   seed: DEFAULT_WORLD_SEED,
   corpusParagraphs: 2600,
+  skillParagraphs: 0,
   tasksPerFamily: 300,
   testPerFamily: 50,
   preferencePairs: 1500,
