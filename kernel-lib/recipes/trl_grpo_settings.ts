@@ -7,6 +7,7 @@
 // 05's), each with its weight.
 import type { LoraConfig } from '../model/lora_state';
 import { checkPolicyLossOptions, type PolicyLossType } from '../train/policy_loss';
+import type { RlLossOptions, RolloutBatchesOptions } from '../train/rl';
 import type { TrainConfig } from '../train/trainer';
 import { positiveInteger, trainingArguments, trainingNotes, workbookTrainSettings, type WorkbookTrainSettings } from './trl_settings';
 
@@ -15,31 +16,17 @@ export type RecipeReward =
   | { kind: 'oracle'; name?: string; weight?: number }
   | { kind: 'reward-model'; path: string; name?: string; weight?: number };
 
-/** How a GRPO run samples, scores and trains: rolloutBatches' and rlObjective's options. */
-export interface GrpoRecipeConfig {
-  /** Prompts per micro-batch (each answered groupSize times), over all devices together. */
-  promptsPerStep: number;
-  /** Replies per prompt (default 8). */
-  groupSize?: number;
-  /** Reply budget in tokens (default 48). */
-  maxNewTokens?: number;
-  /** Sampling temperature (default 1), top-k (default none), top-p (default 1). */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  /** 'group' (default), 'batch' or 'none'. */
-  scaleRewards?: 'group' | 'batch' | 'none';
-  /** Optimisation steps per rollout (default 1). */
-  iterations?: number;
+/**
+ * How a GRPO run samples, scores and trains: rolloutBatches' options (what
+ * a rollout draws and samples; promptsPerStep counts over all devices
+ * together) and rlObjective's loss options, as the workbook's run takes them,
+ * with the rewards described rather than built.
+ */
+export interface GrpoRecipeConfig
+  extends Pick<RolloutBatchesOptions, 'promptsPerStep' | 'groupSize' | 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'scaleRewards' | 'iterations' | 'seed'>,
+    Pick<RlLossOptions, 'lossType' | 'epsilon' | 'epsilonHigh' | 'beta'> {
   /** Micro-batches per update (the same as train.accumulation when both are given). */
   accumulation?: number;
-  /** Seeds which prompts a rollout draws (rolloutBatches' seed; default 0). */
-  seed?: number;
-  /** rlObjective's loss: the averaging (default 'dapo'), the clipping range and the KL weight (default 0). */
-  lossType?: PolicyLossType;
-  epsilon?: number;
-  epsilonHigh?: number;
-  beta?: number;
   /** The rewards, summed with their weights (default 1 each; 0 logs a reward without training on it). */
   rewards: RecipeReward[];
 }

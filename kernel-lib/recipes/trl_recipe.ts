@@ -244,7 +244,6 @@ export function exportTrlRecipe(options: TrlRecipeOptions): TrlRecipeExport {
   const trainer = checkRecipeTrainer(options.trainer);
   if (typeof options.out !== 'string' || options.out === '') throw new Error('exportTrlRecipe: out must name the folder to write');
   const dir = path.resolve(options.out);
-  if (trainer === 'sft' && !(options as SftRecipeOptions).sft) throw new Error('exportTrlRecipe: an SFT recipe needs sft: {batchSize, ...}');
   const jinja = checkTemplate(options.template);
   const data: RecipeData<SftExampleOf | EncodedPair | GrpoPrompt> =
     trainer === 'sft' ? sftData(options as SftRecipeOptions) : trainer === 'dpo' ? dpoData(options as DpoRecipeOptions) : grpoData(options as GrpoRecipeOptions);

@@ -120,6 +120,7 @@ export function workbookTrainSettings(
  * Throws naming the field for a value the trainer would refuse.
  */
 export function workbookSftSettings(train: TrainConfig, sft: SftConfig, lora?: LoraConfig): WorkbookSftSettings {
+  if (!sft || typeof sft !== 'object') throw new Error('exportTrlRecipe: an SFT recipe needs sft: {batchSize, ...}');
   const common = workbookTrainSettings(train, sft, 'sft', lora);
   positiveInteger(sft.maxLength, 'sft.maxLength');
   if (sft.packing && sft.maxLength === undefined) throw new Error('exportTrlRecipe: sft.packing needs sft.maxLength (the row length)');

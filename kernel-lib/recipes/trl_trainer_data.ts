@@ -95,7 +95,7 @@ export function grpoData(options: GrpoRecipeOptions): RecipeData<GrpoPrompt> {
 /** A reward model folder: a LlamaForSequenceClassification with one label, as saveRewardModel writes. */
 function checkRewardModel(folder: string, name: string): void {
   const configFile = path.join(folder, 'config.json');
-  let config: { architectures?: unknown; num_labels?: unknown; id2label?: Record<string, unknown> };
+  let config: { architectures?: unknown };
   try {
     config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
   } catch (e) {

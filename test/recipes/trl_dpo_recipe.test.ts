@@ -6,18 +6,17 @@
 // step by step, for full fine-tuning and for LoRA started from the same
 // adapters (with two loss types mixed).
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { addLora, createDecoder, disposeDecoder, loadCheckpoint, saveAdapters, saveCheckpoint, type Decoder, type LoraConfig } from '../../kernel-lib/model';
+import { addLora, disposeDecoder, loadCheckpoint, saveAdapters, type Decoder, type LoraConfig } from '../../kernel-lib/model';
 import { loadWorld, type PreferencePair } from '../../kernel-lib/data';
 import { builtinTemplate, trainBpe, type BpeTokenizer } from '../../kernel-lib/text';
 import { dpoObjective, preferenceBatch, referenceLogps, train, type BatchSource, type DpoLossOptions, type EncodedPair, type PreferenceBatch, type StepRecord, type TrainConfig } from '../../kernel-lib/train';
 import { exportTrlRecipe, type DpoRecipeOptions, type WorkbookDpoSettings } from '../../kernel-lib/recipes';
 import { findTrlPython } from '../../scripts/reference/python';
-import { tinyConfig } from '../model/helpers';
+import { runTrl, saveTinyBase, type TrlLog } from './helpers';
 
 const ROOT = path.join(__dirname, '../..');
 const template = builtinTemplate('chatml');
@@ -29,19 +28,6 @@ const lora: LoraConfig = { rank: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'k
 /** Batches in the file's order: batch k is pairs 4k .. 4k + 3, no shuffle. */
 function inOrder(pairs: EncodedPair[], padId: number): BatchSource<PreferenceBatch> {
   return { batch: (step) => preferenceBatch(pairs.slice(step * B, step * B + B), { padId }) };
-}
-
-type TrlLog = Record<string, number>;
-
-function runTrl(python: string, dir: string, args: string[]): { steps: TrlLog[]; summary: Record<string, unknown> } {
-  const out = execFileSync(python, [path.join(dir, 'train.py'), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 1 << 26,
-    env: { ...process.env, HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1', OMP_NUM_THREADS: '2', TOKENIZERS_PARALLELISM: 'false', PYTHONWARNINGS: 'ignore', TQDM_DISABLE: '1' },
-  });
-  const lines = out.split('\n').filter((l) => l.startsWith('{"')).map((l) => JSON.parse(l));
-  return { steps: lines.filter((l) => 'loss' in l), summary: lines.find((l) => 'summary' in l) };
 }
 
 describe('recipes/exportTrlRecipe: DPO', function () {
@@ -71,9 +57,7 @@ describe('recipes/exportTrlRecipe: DPO', function () {
     const text = [world.corpus.slice(0, 20_000), ...records.flatMap((p) => [...p.prompt, ...p.chosen, ...p.rejected].map((m) => m.content))];
     tok = trainBpe(text, { vocabSize: 320, specialTokens: ['<|pad|>', '<|eos|>', ...template.specialTokens], padToken: '<|pad|>', eosToken: '<|eos|>' });
     baseDir = path.join(tmp, 'base');
-    const model = createDecoder(tinyConfig({ vocab_size: tok.vocabSize, max_position_embeddings: 256 }), 3);
-    saveCheckpoint(baseDir, model);
-    disposeDecoder(model);
+    saveTinyBase(baseDir, tok.vocabSize);
   });
 
   after(() => {

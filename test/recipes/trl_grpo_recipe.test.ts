@@ -12,14 +12,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { createDecoder, disposeDecoder, loadRewardModel, saveCheckpoint, saveRewardModel, type LoraConfig } from '../../kernel-lib/model';
+import { disposeDecoder, loadRewardModel, saveRewardModel, type LoraConfig } from '../../kernel-lib/model';
 import { loadWorld, type Conversation } from '../../kernel-lib/data';
 import { oracleScore } from '../../kernel-lib/eval';
 import { builtinTemplate, trainBpe, type BpeTokenizer } from '../../kernel-lib/text';
 import { scoreReplies, type TrainConfig } from '../../kernel-lib/train';
 import { exportTrlRecipe, type GrpoRecipeOptions, type WorkbookGrpoSettings } from '../../kernel-lib/recipes';
 import { findTrlPython } from '../../scripts/reference/python';
-import { tinyConfig } from '../model/helpers';
+import { runTrl, saveTinyBase } from './helpers';
 
 const ROOT = path.join(__dirname, '../..');
 const template = builtinTemplate('chatml');
@@ -53,9 +53,7 @@ describe('recipes/exportTrlRecipe: GRPO', function () {
     tasks = world.sftTest.slice(0, 12);
     tok = trainBpe(world.corpus, { vocabSize: 320, specialTokens: ['<|pad|>', '<|eos|>', ...template.specialTokens], padToken: '<|pad|>', eosToken: '<|eos|>', maxChars: 20_000 });
     baseDir = path.join(tmp, 'base');
-    const model = createDecoder(tinyConfig({ vocab_size: tok.vocabSize, max_position_embeddings: 256 }), 3);
-    saveCheckpoint(baseDir, model);
-    disposeDecoder(model);
+    saveTinyBase(baseDir, tok.vocabSize);
     rewardDir = path.join(tmp, 'reward');
     const reward = loadRewardModel(baseDir, { seed: 5 }).model;
     saveRewardModel(rewardDir, reward, { padTokenId: tok.pad });
@@ -179,14 +177,7 @@ describe('recipes/exportTrlRecipe: GRPO', function () {
       // everywhere and no signal; the (random) reward model does give one.
       const rewards = [{ kind: 'oracle' as const, weight: 0 }, { kind: 'reward-model' as const, path: rewardDir, name: 'rm' }];
       const exported = exportTrlRecipe(options({ out: path.join(tmp, 'run'), lora, grpo: { ...grpo(), rewards, beta: 0.04 } }));
-      const out = execFileSync(python!, [path.join(exported.dir, 'train.py'), '--max-steps', '2', '--output-dir', path.join(tmp, 'run-out')], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        maxBuffer: 1 << 26,
-        env: { ...process.env, HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1', OMP_NUM_THREADS: '2', TOKENIZERS_PARALLELISM: 'false', PYTHONWARNINGS: 'ignore', TQDM_DISABLE: '1' },
-      });
-      const lines = out.split('\n').filter((l) => l.startsWith('{"')).map((l) => JSON.parse(l));
-      const steps = lines.filter((l) => 'loss' in l);
+      const { steps, summary } = runTrl(python!, exported.dir, ['--max-steps', '2', '--output-dir', path.join(tmp, 'run-out')]);
       assert.equal(steps.length, 2);
       for (const s of steps) {
         console.log(`      step ${s.step}: loss ${s.loss.toFixed(5)}, reward ${s.reward.toFixed(3)}, rewards/oracle/mean ${s['rewards/oracle/mean'].toFixed(3)}, rewards/rm/mean ${s['rewards/rm/mean'].toFixed(4)}, kl ${s.kl.toExponential(2)}, completions/mean_length ${s['completions/mean_length']}`);
@@ -197,7 +188,6 @@ describe('recipes/exportTrlRecipe: GRPO', function () {
         assert.ok(s['completions/max_length'] <= 12, 'replies stay within the budget');
       }
       assert.ok(steps[1].kl > 0, `after a step the policy has moved off the reference: kl ${steps[1].kl}`);
-      const summary = lines.find((l) => 'summary' in l);
       assert.equal(summary.summary, 'grpo');
       assert.ok(fs.existsSync(path.join(tmp, 'run-out', 'adapter_model.safetensors')), 'TRL saved the adapters');
       assert.equal((exported.recipe.workbook as WorkbookGrpoSettings).beta, 0.04);

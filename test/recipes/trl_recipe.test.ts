@@ -10,13 +10,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { addLora, disposeDecoder, loadCheckpoint, saveAdapters, saveCheckpoint, createDecoder, type LoraConfig } from '../../kernel-lib/model';
+import { addLora, disposeDecoder, loadCheckpoint, saveAdapters, type LoraConfig } from '../../kernel-lib/model';
 import { loadWorld, type Conversation } from '../../kernel-lib/data';
 import { builtinTemplate, loadTokenizer, trainBpe, type BpeTokenizer, type ChatTemplate } from '../../kernel-lib/text';
 import { sftBatch, sftObjective, train, type BatchSource, type SftBatch, type SftConfig, type StepRecord, type TrainConfig } from '../../kernel-lib/train';
 import { exportTrlRecipe, trlScriptPath, workbookSftSettings, type SftRecipeOptions, type WorkbookSftSettings } from '../../kernel-lib/recipes';
 import { findTrlPython } from '../../scripts/reference/python';
-import { tinyConfig } from '../model/helpers';
+import { runTrl, saveTinyBase, type TrlLog } from './helpers';
 
 const ROOT = path.join(__dirname, '../..');
 const template = builtinTemplate('chatml');
@@ -29,27 +29,6 @@ const lora: LoraConfig = { rank: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'k
 /** Batches in the records' order: batch k is examples 4k .. 4k + 3, no shuffle. */
 function inOrder(examples: { ids: number[]; mask: number[] }[], padId: number): BatchSource<SftBatch> {
   return { batch: (step) => sftBatch(examples.slice(step * 4, step * 4 + 4), { padId }) };
-}
-
-interface TrlLog {
-  step: number;
-  loss: number;
-  learning_rate: number;
-  grad_norm: number;
-  [k: string]: number;
-}
-
-/** Runs the exported train.py; returns its per-step JSON lines and its summary. */
-function runTrl(python: string, dir: string, args: string[]): { steps: TrlLog[]; summary: Record<string, unknown> } {
-  const out = execFileSync(python, [path.join(dir, 'train.py'), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 1 << 26,
-    env: { ...process.env, HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1', OMP_NUM_THREADS: '2', TOKENIZERS_PARALLELISM: 'false', PYTHONWARNINGS: 'ignore' },
-  });
-  // transformers prints its own end-of-run dict (not JSON) on stdout too.
-  const lines = out.split('\n').filter((l) => l.startsWith('{"')).map((l) => JSON.parse(l));
-  return { steps: lines.filter((l) => 'loss' in l), summary: lines.find((l) => 'summary' in l) };
 }
 
 const relative = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
@@ -79,9 +58,7 @@ describe('recipes/exportTrlRecipe', function () {
     tok = trainBpe(world.corpus, { vocabSize: 320, specialTokens: ['<|pad|>', '<|eos|>', ...template.specialTokens], padToken: '<|pad|>', eosToken: '<|eos|>', maxChars: 20_000 });
     records = world.sftTrain.slice(0, 24);
     baseDir = path.join(tmp, 'base');
-    const model = createDecoder(tinyConfig({ vocab_size: tok.vocabSize, max_position_embeddings: 256 }), 3);
-    saveCheckpoint(baseDir, model);
-    disposeDecoder(model);
+    saveTinyBase(baseDir, tok.vocabSize);
   });
 
   after(() => {
