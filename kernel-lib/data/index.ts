@@ -11,7 +11,7 @@ export type { FlatRow } from './export_rows';
 export { splitRecords } from './split';
 export type { SplitOptions } from './split';
 export {
-  generateWorld, DEFAULT_WORLD_OPTIONS, DEFAULT_WORLD_SEED, worldOptions, buildFacts, makeCorpus,
+  generateWorld, DEFAULT_WORLD_OPTIONS, FULL_WORLD_OPTIONS, DEFAULT_WORLD_SEED, worldOptions, buildFacts, makeCorpus,
   WORLD_FAMILIES, familyNamed, isWorldFamily, checkReply, parsePrompt, REFUSAL, isRefusal,
   PREFERENCE_RULES, createJudge, oracleJudge, writeWorld, loadWorld, verifyWorld,
   stripFillers, replyFlaws, replyFormat, recordFlaws, SFT_FLAWS, DEFAULT_SFT_FLAWS,

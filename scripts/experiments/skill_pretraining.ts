@@ -32,7 +32,8 @@ const { positionals, values } = parseArgs({
   },
 });
 const workers = Number(values.workers);
-const tasks = loadWorld(path.join(ROOT, 'data', 'world'));
+// The held-out split is the same in every world of the seed (its own stream); --world also picks the SFT demonstrations.
+const tasks = loadWorld(values.world!);
 
 /** The formatting family's held-out word lists, asked as a skill paragraph states them: does the base model copy the words? */
 async function copyProbe(model: Decoder, tok: BpeTokenizer): Promise<void> {

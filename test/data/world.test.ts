@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { DataError, type Conversation, type PreferencePair } from '../../kernel-lib/data/records';
 import {
   FAMILIES, REFUSAL, SCORES, WORLD_FAMILIES, WORLD_FILES, buildFacts, checkReply, conversationsFromArrow, createJudge,
-  familyNamed, generateWorld, loadWorld, oracleJudge, parsePrompt, preferencesFromArrow, worldFiles, worldOptions,
+  familyNamed, FULL_WORLD_OPTIONS, generateWorld, loadWorld, oracleJudge, parsePrompt, preferencesFromArrow, worldFiles, worldOptions,
   type LoadedWorld, type Params,
 } from '../../kernel-lib/data/world';
 import { makeRng } from '../../kernel-lib/data/world/rng';
@@ -82,6 +82,19 @@ describe('data/world: generator', () => {
       assert.ok(!text.includes(answer(t)), `${t.id}: its answer ${JSON.stringify(answer(t))} is in the skill paragraphs`);
     }
     assert.throws(() => generateWorld({ ...SMALL, skillParagraphs: -1 }), /skillParagraphs must be a whole number >= 0/);
+  });
+
+  it('the full mode world (FULL_WORLD_OPTIONS) keeps the committed held-out tasks and pairs, with skills and more demonstrations', function () {
+    this.timeout(60_000);
+    const full = generateWorld({ ...world.options, ...FULL_WORLD_OPTIONS });
+    assert.deepEqual(full.sftTest, world.sftTest);
+    assert.deepEqual(full.preferencesTrain, world.preferencesTrain);
+    assert.deepEqual(full.preferencesTest, world.preferencesTest);
+    assert.deepEqual(full.facts, world.facts);
+    assert.equal(full.sftTrain.length, 1000 * world.manifest.families.length);
+    assert.equal(full.corpus.trimEnd().split('\n\n').length, world.corpus.trimEnd().split('\n\n').length + 6000);
+    const trainKeys = new Set(full.sftTrain.map((c) => `${c.category}:${c.meta!.key}`));
+    assert.ok(world.sftTest.every((c) => !trainKeys.has(`${c.category}:${c.meta!.key}`)), 'no held-out key is demonstrated');
   });
 
   it('reproduces the committed data/world files byte for byte (in memory and through scripts/make-world.ts)', function () {

@@ -6,7 +6,7 @@
 // wrong format), as real labelling pools are; the pairs reject those flaws.
 export { generateWorld, familyPlans } from './generate';
 export type { WorldData } from './generate';
-export { DEFAULT_SFT_FLAWS, DEFAULT_WORLD_OPTIONS, DEFAULT_WORLD_SEED, SYSTEM_PROMPTS, worldOptions } from './options';
+export { DEFAULT_SFT_FLAWS, DEFAULT_WORLD_OPTIONS, FULL_WORLD_OPTIONS, DEFAULT_WORLD_SEED, SYSTEM_PROMPTS, worldOptions } from './options';
 export type { SftFlawShares, WorldOptions, WorldOptionsInput } from './options';
 export { buildFacts, findAnimal, findPerson, ANIMALS, COLOURS, PEOPLE, PLACES, THINGS, TOWNS, UNKNOWN_ANIMALS, UNKNOWN_PEOPLE } from './facts';
 export type { Animal, Person, WorldFacts } from './facts';
