@@ -138,10 +138,15 @@ function hasTag(cell: Cell, tag: string): boolean {
 
 /** Names declared by `const|let|var name` in the parameters cell. */
 export function declaredParameters(nb: Notebook): string[] {
+  return [...parameterTypes(nb).keys()];
+}
+
+/** Each name the parameters cell declares, with its type annotation ('' when it has none). */
+function parameterTypes(nb: Notebook): Map<string, string> {
   const cell = nb.cells.find((c) => c.cell_type === 'code' && hasTag(c, 'parameters'));
-  if (!cell) return [];
-  const names = [...sourceText(cell.source).matchAll(/\b(?:const|let|var)\s+([A-Za-z_$][A-Za-z0-9_$]*)/g)];
-  return names.map((m) => m[1]);
+  if (!cell) return new Map();
+  const found = sourceText(cell.source).matchAll(/\b(?:const|let|var)\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?::\s*([^=;\n]+?))?\s*=/g);
+  return new Map([...found].map((m) => [m[1], (m[2] ?? '').trim()]));
 }
 
 export interface Injection {
@@ -162,8 +167,12 @@ export function injectParameters(
   const cells = nb.cells.filter((c) => !hasTag(c, 'injected-parameters'));
   const at = cells.findIndex((c) => c.cell_type === 'code' && hasTag(c, 'parameters'));
   const lines = [`// Parameters injected by the workbook runner (${note}).`];
+  // The declared type is kept: `const mode = "full"` alone would type mode as the
+  // literal "full", and the notebook's `mode === 'quick'` would not compile.
+  const types = parameterTypes(nb);
   for (const [name, value] of Object.entries(params)) {
-    lines.push(`const ${name} = ${JSON.stringify(value)};`);
+    const type = types.get(name);
+    lines.push(`const ${name}${type ? `: ${type}` : ''} = ${JSON.stringify(value)};`);
   }
   const injected: CodeCell = {
     cell_type: 'code',

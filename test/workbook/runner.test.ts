@@ -196,7 +196,7 @@ describe('workbook runner: failures', () => {
 });
 
 describe('workbook runner: parameters and selection', () => {
-  it('injects --mode and -p values after the parameters cell; live displays end as one output', async function () {
+  it('injects --mode and -p values after the parameters cell, with their declared types; live displays end as one output', async function () {
     this.timeout(120_000);
     const out = tempDir('workbook-params-');
     const logs: string[] = [];
@@ -208,7 +208,7 @@ describe('workbook runner: parameters and selection', () => {
     const nb = read(path.join(out, 'params.ipynb'));
     assert.equal(nb.cells[1].metadata.tags?.[0], 'parameters');
     assert.equal(nb.cells[2].metadata.tags?.[0], 'injected-parameters');
-    assert.deepEqual(JSON.parse(streamText(cellById(nb, 'c1'))), { mode: 'full', steps: 7, label: 'x y' });
+    assert.deepEqual(JSON.parse(streamText(cellById(nb, 'c1'))), { mode: 'full', steps: 7, label: 'x y', quick: false });
     const live = cellById(nb, 'c2').outputs;
     assert.equal(live.length, 1);
     assert.deepEqual((live[0] as Extract<Output, { output_type: 'display_data' }>).data, { 'text/html': '<b>second</b>' });
