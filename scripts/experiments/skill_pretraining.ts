@@ -2,12 +2,14 @@
 // families in SFT? Pre-trains notebook 03's model (d 128, 4 layers, 4 heads,
 // context 128, BPE 512) on a world's corpus, probes whether it copies a list
 // from its prompt, then runs notebook 04's SFT (packed rows of 128, batch 16,
-// lr 1e-3) on the committed world's tasks and prints held-out exact match and
-// content accuracy per family. Two workers; one run each, seed 0.
+// lr 1e-3) on a world's demonstrations and prints held-out exact match and
+// content accuracy per family (--at: also at those steps along the way). The
+// held-out tasks are the committed world's in every world of seed 7. Two
+// workers; one run each, seed 0. Full mode's world (FULL_WORLD_OPTIONS):
 //
-//   npx tsx scripts/make-world.ts --skills 6000 --out out/world-skills
-//   npx tsx scripts/experiments/skill_pretraining.ts pretrain --world out/world-skills --steps 3000 --out out/experiments/base-skills
-//   npx tsx scripts/experiments/skill_pretraining.ts sft --base out/experiments/base-skills --steps 600
+//   npx tsx scripts/make-world.ts --skills 6000 --tasks 1000 --out out/world-full
+//   npx tsx scripts/experiments/skill_pretraining.ts pretrain --world out/world-full --steps 3000 --out out/experiments/base-full
+//   npx tsx scripts/experiments/skill_pretraining.ts sft --world out/world-full --base out/experiments/base-full --steps 1000 --at 600,800
 //   npx tsx scripts/experiments/skill_pretraining.ts probe --base out/checkpoints/03-base-model
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,6 +31,7 @@ const { positionals, values } = parseArgs({
     out: { type: 'string' },
     base: { type: 'string' },
     workers: { type: 'string', default: '2' },
+    at: { type: 'string', default: '' },
   },
 });
 const workers = Number(values.workers);
@@ -74,6 +77,13 @@ async function pretrain(): Promise<void> {
   await copyProbe(model, tok);
 }
 
+/** Exact match and content accuracy, overall and per family, on the held-out tasks. */
+async function heldOut(model: Decoder, tok: BpeTokenizer, label: string): Promise<void> {
+  const e = await evaluateTasks(model, tok, builtinTemplate('chatml'), tasks, { maxNewTokens: 48, fitContext: true, batchSize: 32 });
+  console.log(`${label}: exact ${(100 * e.overall.accuracy).toFixed(1)}%, content ${(100 * e.overall.contentAccuracy).toFixed(1)}%, padded ${(100 * e.overall.padded).toFixed(0)}%`);
+  for (const r of e.rows) console.log(`  ${r.family.padEnd(14)} n ${String(r.n).padStart(3)}  exact ${(100 * r.accuracy).toFixed(1).padStart(5)}%  content ${(100 * r.contentAccuracy).toFixed(1).padStart(5)}%`);
+}
+
 async function sft(): Promise<void> {
   await initRuntime({ seed: 0 });
   const model = loadCheckpoint(values.base!).model;
@@ -82,13 +92,20 @@ async function sft(): Promise<void> {
   const examples = sftExamples(tasks.sftTrain, tok, template, { batchSize: 16 }).filter((e) => e.ids.length <= 129);
   const data = sftBatches(examples, { batchSize: 16, padId: tok.pad, packing: true, maxLength: 128, seed: 0 });
   const steps = Number(values.steps);
+  const at = new Set(values.at!.split(',').filter(Boolean).map(Number));
   const pool = workers > 1 ? await startWorkers(workers, { backend: 'wasm', objective: 'sft' }) : undefined;
   const t0 = Date.now();
-  await train(model, { steps, lr: Number(values.lr ?? 1e-3), weightDecay: 0, clipNorm: 1, warmupSteps: Math.floor(steps / 20), seed: 0, progress: 'line' }, { objective: sftObjective, data, workers: pool });
+  let evaluating = 0; // milliseconds spent evaluating along the way, left out of the training time
+  const along = { onStep: async (r: { step: number }) => {
+    if (!at.has(r.step)) return;
+    const t = Date.now();
+    await heldOut(model, tok, `step ${r.step}`);
+    evaluating += Date.now() - t;
+  } };
+  await train(model, { steps, lr: Number(values.lr ?? 1e-3), weightDecay: 0, clipNorm: 1, warmupSteps: Math.floor(steps / 20), seed: 0, progress: 'line' }, { objective: sftObjective, data, workers: pool, callbacks: [along] });
   await pool?.close();
-  console.log(`SFT ${steps} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  const e = await evaluateTasks(model, tok, template, tasks, { maxNewTokens: 48, fitContext: true, batchSize: 32 });
-  for (const r of e.rows) console.log(`${r.family.padEnd(14)} n ${String(r.n).padStart(3)}  exact ${(100 * r.accuracy).toFixed(1).padStart(5)}%  content ${(100 * r.contentAccuracy).toFixed(1).padStart(5)}%`);
+  console.log(`SFT ${steps} steps in ${((Date.now() - t0 - evaluating) / 1000).toFixed(0)} s of training`);
+  await heldOut(model, tok, `step ${steps}`);
   saveCheckpoint(path.join(values.base!, `sft-${steps}`), model);
   saveTokenizer(path.join(values.base!, `sft-${steps}`), tok);
 }
@@ -101,7 +118,7 @@ async function probe(): Promise<void> {
 const commands: Record<string, () => Promise<void>> = { pretrain, sft, probe };
 const command = commands[positionals[0]];
 if (!command || (positionals[0] === 'pretrain' && !values.out) || (positionals[0] !== 'pretrain' && !values.base)) {
-  console.error('usage: skill_pretraining.ts pretrain --out DIR [--world DIR] [--steps N] | sft --base DIR [--steps N] | probe --base DIR');
+  console.error('usage: skill_pretraining.ts pretrain --out DIR [--world DIR] [--steps N] | sft --base DIR [--world DIR] [--steps N] [--at N,N] | probe --base DIR');
   process.exit(2);
 }
 command().catch((e) => {
