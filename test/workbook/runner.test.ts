@@ -76,7 +76,7 @@ describe('workbook runner: 00-setup through the real kernel', () => {
     assert.ok(cells.every((c) => c.outputs.every((o) => o.output_type !== 'error')));
     const injected = nb.cells[nb.cells.findIndex((c) => c.metadata.tags?.includes('parameters')) + 1] as CodeCell;
     assert.deepEqual(injected.metadata.tags, ['injected-parameters']);
-    assert.match(sourceText(injected.source), /const mode = "quick";\nconst seed = 0;/);
+    assert.match(sourceText(injected.source), /const mode: string = "quick";\nconst seed: number = 0;/);
 
     assert.match(streamText(cellById(nb, 'backend')), /^backend: wasm \(tfjs 'wasm'\)/m);
     assert.match(streamText(cellById(nb, 'backend')), /skipped node-gpu: /);
