@@ -77,9 +77,11 @@ async function pretrain(): Promise<void> {
   await copyProbe(model, tok);
 }
 
+const CHATML = builtinTemplate('chatml');
+
 /** Exact match and content accuracy, overall and per family, on the held-out tasks. */
 async function heldOut(model: Decoder, tok: BpeTokenizer, label: string): Promise<void> {
-  const e = await evaluateTasks(model, tok, builtinTemplate('chatml'), tasks, { maxNewTokens: 48, fitContext: true, batchSize: 32 });
+  const e = await evaluateTasks(model, tok, CHATML, tasks, { maxNewTokens: 48, fitContext: true, batchSize: 32 });
   console.log(`${label}: exact ${(100 * e.overall.accuracy).toFixed(1)}%, content ${(100 * e.overall.contentAccuracy).toFixed(1)}%, padded ${(100 * e.overall.padded).toFixed(0)}%`);
   for (const r of e.rows) console.log(`  ${r.family.padEnd(14)} n ${String(r.n).padStart(3)}  exact ${(100 * r.accuracy).toFixed(1).padStart(5)}%  content ${(100 * r.contentAccuracy).toFixed(1).padStart(5)}%`);
 }
@@ -88,8 +90,7 @@ async function sft(): Promise<void> {
   await initRuntime({ seed: 0 });
   const model = loadCheckpoint(values.base!).model;
   const tok = loadTokenizer(values.base!);
-  const template = builtinTemplate('chatml');
-  const examples = sftExamples(tasks.sftTrain, tok, template, { batchSize: 16 }).filter((e) => e.ids.length <= 129);
+  const examples = sftExamples(tasks.sftTrain, tok, CHATML, { batchSize: 16 }).filter((e) => e.ids.length <= 129);
   const data = sftBatches(examples, { batchSize: 16, padId: tok.pad, packing: true, maxLength: 128, seed: 0 });
   const steps = Number(values.steps);
   const at = new Set(values.at!.split(',').filter(Boolean).map(Number));

@@ -184,7 +184,6 @@ export function injectParameters(
   };
   const index = at + 1; // 0 when there is no parameters cell
   cells.splice(index, 0, injected);
-  const declared = new Set(declaredParameters(nb));
-  const undeclared = at < 0 ? [] : Object.keys(params).filter((n) => !declared.has(n));
+  const undeclared = at < 0 ? [] : Object.keys(params).filter((n) => !types.has(n));
   return { notebook: { ...nb, cells }, injection: { index, undeclared, hadParametersCell: at >= 0 } };
 }
