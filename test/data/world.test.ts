@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { DataError, type Conversation, type PreferencePair } from '../../kernel-lib/data/records';
 import {
   FAMILIES, REFUSAL, SCORES, WORLD_FAMILIES, WORLD_FILES, buildFacts, checkReply, conversationsFromArrow, createJudge,
-  familyNamed, FULL_WORLD_OPTIONS, generateWorld, loadWorld, oracleJudge, parsePrompt, preferencesFromArrow, worldFiles, worldOptions,
+  familyNamed, FULL_WORLD_OPTIONS, generateWorld, loadWorld, oracleJudge, parsePrompt, preferencesFromArrow, recordFlaws, worldFiles, worldOptions,
   type LoadedWorld, type Params,
 } from '../../kernel-lib/data/world';
 import { makeRng } from '../../kernel-lib/data/world/rng';
@@ -95,6 +95,12 @@ describe('data/world: generator', () => {
     assert.equal(full.corpus.trimEnd().split('\n\n').length, world.corpus.trimEnd().split('\n\n').length + 6000);
     const trainKeys = new Set(full.sftTrain.map((c) => `${c.category}:${c.meta!.key}`));
     assert.ok(world.sftTest.every((c) => !trainKeys.has(`${c.category}:${c.meta!.key}`)), 'no held-out key is demonstrated');
+    // A chattier labelling pool: 700 of each family's 1,000 demonstrations padded; the other flaws at the committed shares.
+    for (const family of world.manifest.families) {
+      const demos = full.sftTrain.filter((c) => c.category === family);
+      assert.equal(demos.filter((c) => recordFlaws(c).includes('padded')).length, 700, family);
+    }
+    assert.equal(full.sftTrain.filter((c) => recordFlaws(c).includes('made_up')).length, Math.round(1000 * world.options.sftFlaws.madeUp));
   });
 
   it('reproduces the committed data/world files byte for byte (in memory and through scripts/make-world.ts)', function () {

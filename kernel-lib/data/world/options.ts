@@ -81,8 +81,25 @@ export const DEFAULT_WORLD_OPTIONS: Readonly<WorldOptions> = {
  * pre-training steps on this corpus, then 1,000 SFT steps on these
  * demonstrations, reach about half of the held-out tasks (data/README.md has
  * the figures), against 15% from the committed world's full-mode recipe.
+ *
+ * Its labelling pool is chattier: 70% of the demonstrations open with the
+ * chatty labeller's "Sure!" (the corpus, the held-out tasks and the pairs do
+ * not change). Why: the oracle's padding penalty applies only to right
+ * answers (a padded wrong answer ties with a bare wrong one), so the share of
+ * held-out prompts on which preference tuning can beat SFT is about "right
+ * and padded". Full mode's SFT model is right on half of them; at 30%
+ * padding it pads 27% of its greedy replies, and a policy that removed every
+ * flaw and changed nothing else would win only 0.56 against it, greedy
+ * (scripts/experiments/flaw_ceiling.ts). At 70% it opens 99% of its replies
+ * with the filler, and removing the flaws is worth 0.77: the preference
+ * stages have a measurable habit to remove, as real chat data's "Sure!
+ * Here is..." openers give them.
  */
-export const FULL_WORLD_OPTIONS: Readonly<Pick<WorldOptions, 'skillParagraphs' | 'tasksPerFamily'>> = { skillParagraphs: 6000, tasksPerFamily: 1000 };
+export const FULL_WORLD_OPTIONS: Readonly<Pick<WorldOptions, 'skillParagraphs' | 'tasksPerFamily' | 'sftFlaws'>> = {
+  skillParagraphs: 6000,
+  tasksPerFamily: 1000,
+  sftFlaws: { ...DEFAULT_SFT_FLAWS, padded: 0.7 },
+};
 
 type WorldOptionsInput = Partial<Omit<WorldOptions, 'sftFlaws'>> & { sftFlaws?: Partial<SftFlawShares> };
 
