@@ -24,7 +24,7 @@ describe('notebooks/06-dpo', function () {
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb06-')); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('trains off-policy and on-policy DPO, compares them with SFT by the oracle, records the figures, and saves a folder that loads', async () => {
+  it('trains off-policy and on-policy DPO (and on-policy with the sft term), compares them with SFT by the oracle, records the figures, and saves a folder that loads', async () => {
     await selectBackend('wasm');
     const start = await smallSftFolder(path.join(dir, 'sft'));
     const artefacts = path.join(dir, 'artefacts');
@@ -45,7 +45,7 @@ describe('notebooks/06-dpo', function () {
     assert.deepEqual(record.warnings.filter((w) => /parameter/.test(w)), [], 'every parameter is declared');
 
     const figures = record.figures ?? {};
-    for (const run of ['offpolicy', 'onpolicy']) {
+    for (const run of ['offpolicy', 'onpolicy', 'onpolicy_sft']) {
       for (const name of ['win_rate_greedy', 'win_rate_sampled', 'content_accuracy']) {
         const f = figures[`dpo/${run}/${name}`];
         assert.ok(f && f.value !== null && f.value >= 0 && f.value <= 1, `dpo/${run}/${name}: ${JSON.stringify(f)}`);
@@ -54,12 +54,13 @@ describe('notebooks/06-dpo', function () {
       assert.ok(kl && kl.value !== null && kl.value >= 0, `dpo/${run}/kl: ${JSON.stringify(kl)}`);
     }
 
-    for (const run of ['off-policy', 'on-policy']) {
+    for (const run of ['off-policy', 'on-policy', 'on-policy-sft']) {
       const lines = fs.readFileSync(path.join(artefacts, 'metrics', `06-dpo-${run}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       const train = lines.filter((l) => l.kind === 'train');
       assert.equal(train.length, steps);
-      // The first step sees the policy equal to its reference.
-      assert.ok(Math.abs(train[0].loss - Math.LN2) < 1e-3, `${run}: first loss ${train[0].loss}`);
+      // The first step sees the policy equal to its reference: the sigmoid loss is ln 2, and the sft term adds the chosen replies' mean NLL.
+      if (run === 'on-policy-sft') assert.ok(train[0].loss > Math.LN2 + 0.05, `${run}: first loss ${train[0].loss}`);
+      else assert.ok(Math.abs(train[0].loss - Math.LN2) < 1e-3, `${run}: first loss ${train[0].loss}`);
       for (const name of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'entropy', 'num_tokens']) {
         assert.ok(Number.isFinite(train.at(-1)[name]), `${run}: ${name} in ${JSON.stringify(train.at(-1))}`);
       }
