@@ -9,15 +9,13 @@
 // the ceiling of a policy that answers everything right (the references).
 //
 //   npx tsx scripts/experiments/flaw_ceiling.ts --sft out/full/checkpoints/04-instruction-tuning
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadWorld } from '../../kernel-lib/data';
 import { stripFillers } from '../../kernel-lib/data/world/judge';
 import { generateReplies, oracleScore, selectTasks, winRates } from '../../kernel-lib/eval';
-import { loadCheckpoint } from '../../kernel-lib/model';
 import { initRuntime } from '../../kernel-lib/runtime';
-import { builtinTemplate, loadTokenizer, templateFromTokenizerConfig } from '../../kernel-lib/text';
+import { loadChatCheckpoint } from './checkpoint_chat';
 
 const ROOT = path.join(__dirname, '..', '..');
 const { values } = parseArgs({ options: { sft: { type: 'string' }, world: { type: 'string', default: path.join(ROOT, 'data', 'world') } } });
@@ -28,11 +26,7 @@ if (!values.sft) {
 
 async function main(dir: string): Promise<void> {
   await initRuntime({ seed: 0 });
-  const model = loadCheckpoint(dir).model;
-  const tokenizer = loadTokenizer(dir);
-  // A checkpoint saved with its template carries it; the experiment scripts' checkpoints use ChatML.
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
-  const template = config.chat_template ? templateFromTokenizerConfig(config, { name: dir }) : builtinTemplate('chatml');
+  const { model, tokenizer, template } = loadChatCheckpoint(dir);
   const tasks = selectTasks(loadWorld(values.world!), { split: 'test' });
   const reference = (i: number) => tasks[i].messages.at(-1)!.content;
   for (const temperature of [0, 0.7]) {

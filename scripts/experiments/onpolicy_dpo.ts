@@ -15,9 +15,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadWorld, type PreferencePair } from '../../kernel-lib/data';
 import { compare, generateReplies, oracleScore, selectTasks, type GeneratedReply } from '../../kernel-lib/eval';
-import { decoderFromWeights, loadCheckpoint, type Decoder } from '../../kernel-lib/model';
+import { decoderFromWeights, type Decoder } from '../../kernel-lib/model';
 import { initRuntime } from '../../kernel-lib/runtime';
-import { builtinTemplate, loadTokenizer, templateFromTokenizerConfig } from '../../kernel-lib/text';
+import { loadChatCheckpoint } from './checkpoint_chat';
 import { dpoObjective, encodeDpoPairs, preferenceBatches, referenceLogps, startWorkers, train } from '../../kernel-lib/train';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -40,10 +40,7 @@ const [steps, lr, beta, k, sftWeight] = [values.steps, values.lr, values.beta, v
 
 async function main(dir: string): Promise<void> {
   await initRuntime({ seed: 0 });
-  const sft = loadCheckpoint(dir).model;
-  const tokenizer = loadTokenizer(dir);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
-  const template = config.chat_template ? templateFromTokenizerConfig(config, { name: dir }) : builtinTemplate('chatml');
+  const { model: sft, tokenizer, template } = loadChatCheckpoint(dir);
   const world = loadWorld(values.world!);
   const started = Date.now();
   const cache = path.join(dir, `onpolicy-pairs-k${k}.json`);
