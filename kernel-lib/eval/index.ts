@@ -13,6 +13,8 @@ export { replyDivergences } from './kl';
 export type { ReplyDivergence, ReplySequence } from './kl';
 export { oraclePairJudge, winRates, winRow } from './wins';
 export type { PairJudge, WinRow } from './wins';
+export { onPolicyPairs } from './onpolicy_pairs';
+export type { OnPolicyPairs, OnPolicyPairsOptions } from './onpolicy_pairs';
 export { compare, compareChart } from './compare';
 export type { CompareEntry, CompareMetric, CompareOptions, CompareResult, CompareRow, ReplyScorer } from './compare';
 export { lengthBias, rewardModelReport } from './reward';

@@ -7,14 +7,17 @@
 // policy is compared with SFT on every held-out prompt, greedy and at
 // temperature 0.7: win rate, KL, content accuracy and the oracle's verdicts.
 // The pairs are kept in the checkpoint folder (onpolicy-pairs-k<K>.json) so
-// runs with other settings reuse them. Two workers, seed 0.
+// runs with other settings reuse them. With --rounds 2 or more the recipe is
+// iterative DPO: each further round samples from the policy the last round
+// left, pairs those replies the same way and trains on, the reference staying
+// the SFT model. Two workers, seed 0.
 //
 //   npx tsx scripts/experiments/onpolicy_dpo.ts --sft out/full/checkpoints/04-instruction-tuning --steps 400 --sft-weight 1
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadWorld, type PreferencePair } from '../../kernel-lib/data';
-import { compare, generateReplies, oracleScore, selectTasks, type GeneratedReply } from '../../kernel-lib/eval';
+import { compare, onPolicyPairs, oracleScore, selectTasks } from '../../kernel-lib/eval';
 import { decoderFromWeights, type Decoder } from '../../kernel-lib/model';
 import { initRuntime } from '../../kernel-lib/runtime';
 import { loadChatCheckpoint } from './checkpoint_chat';
@@ -30,48 +33,52 @@ const { values } = parseArgs({
     beta: { type: 'string', default: '0.1' },
     k: { type: 'string', default: '4' },
     'sft-weight': { type: 'string', default: '0' },
+    rounds: { type: 'string', default: '1' },
+    'round-steps': { type: 'string' },
   },
 });
 if (!values.sft) {
-  console.error('usage: onpolicy_dpo.ts --sft CHECKPOINT_DIR [--steps 400] [--lr 5e-5] [--beta 0.1] [--k 4] [--sft-weight 0]');
+  console.error('usage: onpolicy_dpo.ts --sft CHECKPOINT_DIR [--steps 400] [--lr 5e-5] [--beta 0.1] [--k 4] [--sft-weight 0] [--rounds 1] [--round-steps STEPS]');
   process.exit(2);
 }
-const [steps, lr, beta, k, sftWeight] = [values.steps, values.lr, values.beta, values.k, values['sft-weight']].map(Number);
+const [steps, lr, beta, k, sftWeight, rounds] = [values.steps, values.lr, values.beta, values.k, values['sft-weight'], values.rounds].map(Number);
+const roundSteps = Number(values['round-steps'] ?? steps);
 
 async function main(dir: string): Promise<void> {
   await initRuntime({ seed: 0 });
   const { model: sft, tokenizer, template } = loadChatCheckpoint(dir);
   const world = loadWorld(values.world!);
-  const started = Date.now();
+  const prompts = selectTasks(world, { split: 'train' });
+  const encode = (records: PreferencePair[]) =>
+    referenceLogps(sft, encodeDpoPairs(records, tokenizer, template, { maxLength: sft.config.max_position_embeddings, tooLong: 'drop' }).pairs, { padId: tokenizer.pad });
+  let started = Date.now();
   const cache = path.join(dir, `onpolicy-pairs-k${k}.json`);
-  let records: PreferencePair[] = [];
+  let records: PreferencePair[];
   if (fs.existsSync(cache)) records = JSON.parse(fs.readFileSync(cache, 'utf8'));
   else {
-    const prompts = selectTasks(world, { split: 'train' });
-    const samples: GeneratedReply[][] = [];
-    for (let s = 0; s < k; s++) samples.push(await generateReplies(sft, tokenizer, template, prompts, { maxNewTokens: 48, fitContext: true, batchSize: 32, temperature: 1, seed: s }));
-    prompts.forEach((task, i) => {
-      const ranked = samples.map((s) => ({ text: s[i].text, score: oracleScore(task, s[i].text).score })).sort((a, b) => b.score - a.score);
-      if (ranked[0].score === ranked[ranked.length - 1].score) return;
-      records.push({
-        kind: 'preference', prompt: task.messages.slice(0, -1), source: 'on-policy', id: `${task.id}-sampled`, category: task.category, meta: task.meta,
-        chosen: [{ role: 'assistant', content: ranked[0].text }], rejected: [{ role: 'assistant', content: ranked[ranked.length - 1].text }],
-      } as PreferencePair);
-    });
+    records = (await onPolicyPairs(sft, tokenizer, template, prompts, { samples: k, seed: 0 })).pairs;
     fs.writeFileSync(cache, JSON.stringify(records));
   }
-  const pairs = referenceLogps(sft, encodeDpoPairs(records, tokenizer, template, { maxLength: sft.config.max_position_embeddings, tooLong: 'drop' }).pairs, { padId: tokenizer.pad });
+  let pairs = encode(records);
   console.log(`${pairs.length} on-policy pairs (${k} samples a prompt) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
   const policy: Decoder = decoderFromWeights(sft.config, new Map([...sft.weights].map(([name, w]) => [name, w.clone()])));
   const objective = dpoObjective(sftWeight > 0 ? { beta, lossType: ['sigmoid', 'sft'], lossWeights: [1, sftWeight] } : { beta });
-  const pool = await startWorkers(2, { backend: 'wasm', objective: 'dpo' });
-  const trainedAt = Date.now();
-  const run = await train(policy, { steps, lr, warmupSteps: Math.floor(steps / 10), weightDecay: 0, clipNorm: 1, seed: 0, progress: 'line' }, {
-    objective, data: preferenceBatches(pairs, { batchSize: 16, padId: tokenizer.pad, seed: 0 }), workers: pool, closeWorkers: true,
-  });
-  const last = run.history[run.history.length - 1] as unknown as Record<string, number>;
-  console.log(`DPO ${steps} steps (beta ${beta}, lr ${lr}, sft weight ${sftWeight}) in ${((Date.now() - trainedAt) / 1000).toFixed(0)} s: rewards/accuracies ${last['rewards/accuracies'].toFixed(2)}, margins ${last['rewards/margins'].toFixed(2)}, chosen ${last['rewards/chosen'].toFixed(2)}`);
+  for (let round = 1; round <= rounds; round++) {
+    if (round > 1) {
+      started = Date.now();
+      pairs = encode((await onPolicyPairs(policy, tokenizer, template, prompts, { samples: k, seed: 1000 * round })).pairs);
+      console.log(`round ${round}: ${pairs.length} pairs sampled from the round ${round - 1} policy in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    }
+    const n = round === 1 ? steps : roundSteps;
+    const pool = await startWorkers(2, { backend: 'wasm', objective: 'dpo' });
+    const trainedAt = Date.now();
+    const run = await train(policy, { steps: n, lr, warmupSteps: Math.floor(n / 10), weightDecay: 0, clipNorm: 1, seed: round - 1, progress: 'line' }, {
+      objective, data: preferenceBatches(pairs, { batchSize: 16, padId: tokenizer.pad, seed: round - 1 }), workers: pool, closeWorkers: true,
+    });
+    const last = run.history[run.history.length - 1] as unknown as Record<string, number>;
+    console.log(`round ${round}: DPO ${n} steps (beta ${beta}, lr ${lr}, sft weight ${sftWeight}) in ${((Date.now() - trainedAt) / 1000).toFixed(0)} s: rewards/accuracies ${last['rewards/accuracies'].toFixed(2)}, margins ${last['rewards/margins'].toFixed(2)}, chosen ${last['rewards/chosen'].toFixed(2)}`);
+  }
 
   const entries = [{ name: 'SFT', model: sft, tokenizer, template }, { name: 'DPO', model: policy, tokenizer, template }];
   for (const temperature of [0, 0.7]) {
