@@ -91,6 +91,8 @@ export class KernelClient {
   session: string = randomUUID();
   private shell = new zmq.Dealer();
   private control = new zmq.Dealer();
+  /** The last send on each socket: zeromq refuses a send while another is in flight (one still waiting for the kernel to connect, say). */
+  private lastSend = new Map<zmq.Dealer, Promise<unknown>>();
   private iopub = new zmq.Subscriber();
   private replyListeners = new Map<string, Listener>();
   private iopubListeners = new Map<string, Listener>();
@@ -304,7 +306,7 @@ export class KernelClient {
     const death = this.deathPromise();
     try {
       const socket = channel === 'shell' ? this.shell : this.control;
-      await Promise.race([socket.send(encode(this.connection.key, msg, signatureOverride)), death.promise]);
+      await Promise.race([this.sendOn(socket, encode(this.connection.key, msg, signatureOverride)), death.promise]);
       await Promise.race([finished, death.promise]);
       return reply as unknown as Message;
     } finally {
@@ -315,13 +317,20 @@ export class KernelClient {
     }
   }
 
+  /** Sends after the socket's previous send has finished (or failed), so sends never overlap. */
+  private sendOn(socket: zmq.Dealer, frames: string[]): Promise<void> {
+    const next = (this.lastSend.get(socket) ?? Promise.resolve()).catch(() => undefined).then(() => socket.send(frames));
+    this.lastSend.set(socket, next);
+    return next;
+  }
+
   /**
    * Sends a request signed with a wrong key and does not wait for an answer:
    * a kernel that checks signatures drops it.
    */
   async sendForged(msgType: string, content: unknown): Promise<void> {
     const msg = makeMessage(this.session, msgType, content);
-    await this.shell.send(encode(this.connection.key, msg, 'f'.repeat(64)));
+    await this.sendOn(this.shell, encode(this.connection.key, msg, 'f'.repeat(64)));
   }
 
   /**
@@ -357,7 +366,7 @@ export class KernelClient {
       // wait lets it finish what it was writing, then kill() ends it.
       const exited = new Promise((resolve) => this.process.once('exit', resolve));
       const msg = makeMessage(this.session, 'shutdown_request', { restart: false });
-      await this.control.send(encode(this.connection.key, msg)).catch(() => undefined);
+      await this.sendOn(this.control, encode(this.connection.key, msg)).catch(() => undefined);
       await Promise.race([exited, new Promise((r) => setTimeout(r, Math.min(graceMs, 300)).unref())]);
     }
     await this.kill(graceMs);
