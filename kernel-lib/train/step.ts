@@ -39,6 +39,45 @@ export function computeGradients<B>(model: Decoder, objective: Objective<B>, bat
   return { lossSum, count, metrics: readScalars(metricTensors), grads: flat };
 }
 
+/**
+ * computeGradients for one pass of the training loop. A failure that looks
+ * like an exhausted WebAssembly heap is rethrown naming the pass's rows and the memory its tensors held, and
+ * the setting that makes passes smaller.
+ */
+export function computePass<B>(model: Decoder, objective: Objective<B>, batch: B, context: ObjectiveContext): GradientResult {
+  try {
+    return computeGradients(model, objective, batch, context);
+  } catch (e) {
+    throw explainPassFailure(e, objective, batch);
+  }
+}
+
+/**
+ * When tfjs-wasm's heap cannot grow, XNNPACK prints "status 6" (out of
+ * memory) and the backend then fails with an abort or an out-of-bounds
+ * access, neither of which says why; those messages get the explanation.
+ */
+export function explainPassFailure<B>(e: unknown, objective: Objective<B>, batch: B): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (!/Aborted\(|out of memory|memory access out of bounds|Cannot enlarge memory|Array buffer allocation failed/i.test(err.message)) return err;
+  const rows = objective.rows?.(batch);
+  const tokens = objective.tokens?.(batch);
+  let held = 'unknown';
+  try {
+    held = `${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MB`;
+  } catch {
+    // an aborted backend may not answer; the message goes out without the figure
+  }
+  const size = [rows !== undefined ? `${rows} rows` : '', tokens !== undefined ? `${tokens} tokens` : ''].filter(Boolean).join(', ');
+  const explained = new Error(
+    `${err.message} during the ${objective.name} objective's forward and backward pass${size ? ` over ${size}` : ''} ` +
+      `(tensors held ${held}). This is most likely the backend's memory running out (a WebAssembly heap is at most 4 GB): ` +
+      'set TrainConfig.rowsPerPass to compute each batch in smaller passes (the same update), or use fewer rows a batch.',
+  );
+  explained.stack = `${explained.message}\n${err.stack ?? ''}`;
+  return explained;
+}
+
 /** The values of kept scalars, which are then disposed. */
 function readScalars(tensors: Record<string, tf.Scalar>): Record<string, number> {
   const out: Record<string, number> = {};

@@ -23,7 +23,7 @@ import { createProgress, type ProgressMode } from './progress';
 import { warmupCosine } from './schedule';
 import { resumeSettings } from './resume';
 import { loadTrainingCheckpoint, readTrainerState, saveTrainingCheckpoint } from './state';
-import { computeGradients, type GradientResult } from './step';
+import { computePass, type GradientResult } from './step';
 import { combineMetric, evaluate, reportedMetric, validated } from './evaluate';
 import type { GradientWorkers } from './workers';
 
@@ -43,6 +43,17 @@ export interface TrainConfig {
   clipNorm?: number;
   /** Micro-batches summed into one update; default 1. */
   accumulation?: number;
+  /**
+   * Most rows one forward and backward pass takes, in this thread or in one
+   * worker (default: no limit). A micro-batch with more rows is computed in
+   * passes of at most this many and their gradients summed: the same update,
+   * with the activations of fewer rows held at once. A wasm heap is at most
+   * 4 GB, so a large online-RL rollout (prompts x samples rows) needs this
+   * where accumulation would change what a step samples. Rows as the
+   * objective counts them (pairs for the preference objectives); needs an
+   * objective that counts them.
+   */
+  rowsPerPass?: number;
   /**
    * Seeds the dropout masks (default 0). A resumed run takes the checkpoint's
    * seed when this is left out, and refuses another one.
@@ -135,6 +146,11 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
   if (!(config.lr > 0)) throw new Error(`train: lr must be > 0, got ${config.lr}`);
   if (!(Number.isInteger(accumulation) && accumulation > 0)) throw new Error(`train: accumulation must be a positive integer, got ${accumulation}`);
   if (config.checkpointEvery && !config.checkpointDir) throw new Error('train: checkpointEvery needs checkpointDir');
+  const rowsPerPass = config.rowsPerPass;
+  if (rowsPerPass !== undefined) {
+    if (!(Number.isInteger(rowsPerPass) && rowsPerPass > 0)) throw new Error(`train: rowsPerPass must be a positive integer, got ${rowsPerPass}`);
+    if (!objective.rows) throw new Error(`train: rowsPerPass needs an objective that counts its rows; "${objective.name}" does not`);
+  }
 
   let seed = config.seed ?? 0;
   let optimizerOptions: AdamWOptions = { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay };
@@ -204,15 +220,21 @@ async function run<B>(model: Decoder, config: TrainConfig, options: TrainOptions
       const batches: B[] = [];
       for (let micro = 0; micro < accumulation; micro++) {
         const batch = validated(objective, model, await data.batch(step, micro), `train: step ${step}, micro-batch ${micro}`);
-        batches.push(batch);
         tokens += objective.tokens?.(batch) ?? 0;
         const context: ObjectiveContext = { dropoutSeed: (seed * 1_000_003 + step * 1009 + micro) >>> 0, gradientCheckpointing };
-        let results: GradientResult[];
-        if (workers) {
-          const parts = objective.split(batch, workers.size);
-          results = await workers.compute(parts, partContexts(objective, parts, context));
-        } else {
-          results = [computeGradients(model, objective, batch, context)];
+        const lanes = workers?.size ?? 1;
+        // Passes of at most rowsPerPass rows on each lane (worker, or this thread).
+        const passes = rowsPerPass ? Math.max(1, Math.ceil(objective.rows!(batch) / (rowsPerPass * lanes))) : 1;
+        const parts = workers || passes > 1 ? objective.split(batch, lanes * passes) : [batch];
+        const contexts = parts.length > 1 ? partContexts(objective, parts, context) : [context];
+        // Kept to retest the weights on (nonFiniteOn), in passes that fit.
+        batches.push(...(passes > 1 ? parts : [batch]));
+        const results: GradientResult[] = [];
+        for (let from = 0; from < parts.length; from += lanes) {
+          const round = parts.slice(from, from + lanes);
+          const roundContexts = contexts.slice(from, from + lanes);
+          if (workers) results.push(...await workers.compute(round, roundContexts));
+          else results.push(computePass(model, objective, round[0], roundContexts[0]));
         }
         for (const r of results) {
           addInto(sums, r.grads);

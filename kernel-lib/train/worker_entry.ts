@@ -7,7 +7,7 @@ import { decoderFromWeights, disposeDecoder, type Decoder } from '../model/decod
 import { loraState } from '../model/lora_state';
 import { objectiveByName } from './objectives';
 import { writeParams } from './params';
-import { computeGradients } from './step';
+import { computePass } from './step';
 import type { WorkerReply, WorkerRequest } from './workers';
 
 let model: Decoder | null = null;
@@ -39,7 +39,7 @@ async function handle(msg: WorkerRequest): Promise<WorkerReply> {
       return { ok: true };
     case 'compute': {
       if (!model) throw new Error('compute before load');
-      const result = computeGradients(model, objectiveByName(msg.objective), msg.batch, msg.context);
+      const result = computePass(model, objectiveByName(msg.objective), msg.batch, msg.context);
       return { ok: true, result };
     }
   }

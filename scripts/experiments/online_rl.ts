@@ -4,7 +4,9 @@
 // --steps, --lr, --beta, --adv grpo|rloo|ppo, --prompts, --group, --reward
 // oracle|rm (rm: notebook 05's reward model at --rm, the oracle watched),
 // --families (comma-separated; default all), --accumulation (micro-batches of
-// --prompts each summed into one update; default 1). Prints the training curve every
+// --prompts each summed into one update; default 1), --rows-per-pass
+// (TrainConfig.rowsPerPass: most rows a worker's pass takes; default no
+// limit). Prints the training curve every
 // 5 steps, then win rate, KL, content and exact match against SFT, greedy and
 // at temperature 0.7. Two workers, seed 0.
 //
@@ -24,6 +26,7 @@ const arg = (k: string, d: string) => process.argv.find((a) => a.startsWith(`--$
   const steps = Number(arg('steps', '40')), lr = Number(arg('lr', '1e-4')), beta = Number(arg('beta', '0.04'));
   const adv = arg('adv', 'grpo') as 'grpo' | 'rloo' | 'ppo';
   const P = Number(arg('prompts', '8')), G = Number(arg('group', '8')), accumulation = Number(arg('accumulation', '1'));
+  const rowsPerPass = arg('rows-per-pass', '') ? Number(arg('rows-per-pass', '')) : undefined;
   const rewardKind = arg('reward', 'oracle');
   const families = arg('families', '');
   let prompts = selectTasks(world, { split: 'train' });
@@ -38,7 +41,7 @@ const arg = (k: string, d: string) => process.argv.find((a) => a.startsWith(`--$
   } else rewards.push(oracleReward());
   const pool = await startWorkers(2, { backend: 'wasm', objective: 'rl' });
   const t0 = Date.now();
-  const run = await train(policy, { steps, lr, warmupSteps: 0, weightDecay: 0, clipNorm: 1, accumulation, progress: 'none' }, {
+  const run = await train(policy, { steps, lr, warmupSteps: 0, weightDecay: 0, clipNorm: 1, accumulation, rowsPerPass, progress: 'none' }, {
     objective: rlObjective({ beta: adv === 'grpo' ? beta : 0, lossType: 'dapo' }),
     data: rolloutBatches({ policy, reference: sft, tokenizer, template, prompts, rewards, promptsPerStep: P, groupSize: G, maxNewTokens: 48, advantage: adv, seed: 0, rlooBeta: beta, ppo: { klCoef: beta } }),
     workers: pool, closeWorkers: true,

@@ -104,6 +104,41 @@ describe('train/trainer', () => {
     disposeDecoder(two);
   });
 
+  it('rowsPerPass computes a batch in smaller passes with the same update, in this thread and on workers', async function () {
+    this.timeout(120000);
+    const config = { ...base, steps: 3 };
+    const whole = createDecoder(tinyConfig(), 9);
+    const a = await train(whole, config, { objective: lmObjective, data });
+    let largest = 0;
+    const counting: Objective<LmBatch> = { ...lmObjective, loss: (m, b, c) => { largest = Math.max(largest, b.rows); return lmObjective.loss(m, b, c); } };
+    const passes = createDecoder(tinyConfig(), 9);
+    const b = await train(passes, { ...config, rowsPerPass: 1 }, { objective: counting, data });
+    assert.equal(largest, 1, 'no pass takes more than one row');
+    a.history.forEach((h, i) => assert.ok(Math.abs(h.loss - b.history[i].loss) < 1e-4, `step ${h.step}: ${h.loss} vs ${b.history[i].loss}`));
+    const pooled = createDecoder(tinyConfig(), 9);
+    const workers = await startWorkers(2, { backend: 'wasm', objective: 'lm' });
+    const c = await train(pooled, { ...config, rowsPerPass: 1 }, { objective: lmObjective, data, workers, closeWorkers: true });
+    a.history.forEach((h, i) => assert.ok(Math.abs(h.loss - c.history[i].loss) < 1e-4, `step ${h.step} on workers in passes: ${h.loss} vs ${c.history[i].loss}`));
+    for (const [n, t] of whole.weights) {
+      const x = t.dataSync(), y = passes.weights.get(n)!.dataSync(), z = pooled.weights.get(n)!.dataSync();
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) < 1e-4 && Math.abs(x[i] - z[i]) < 1e-4, `${n}[${i}]`);
+    }
+    await assert.rejects(train(whole, { ...config, rowsPerPass: 0 }, { objective: lmObjective, data }), /rowsPerPass must be a positive integer, got 0/);
+    [whole, passes, pooled].forEach(disposeDecoder);
+  });
+
+  it('a pass that aborts the backend is named with its rows and the setting that makes passes smaller', async () => {
+    const model = createDecoder(tinyConfig(), 3);
+    // What tfjs-wasm throws when its heap cannot grow (also seen: 'memory access out of bounds').
+    const aborting: Objective<LmBatch> = { ...lmObjective, loss: () => { throw new WebAssembly.RuntimeError('Aborted()'); } };
+    await assert.rejects(train(model, { ...base, steps: 1 }, { objective: aborting, data }),
+      /Aborted\(\) during the lm objective's forward and backward pass over 4 rows \(tensors held \d+ MB\)\. .*at most 4 GB.*TrainConfig\.rowsPerPass/);
+    // Any other failure passes through as it was.
+    const failing: Objective<LmBatch> = { ...lmObjective, loss: () => { throw new Error('bad batch'); } };
+    await assert.rejects(train(model, { ...base, steps: 1 }, { objective: failing, data }), /^Error: bad batch$/m);
+    disposeDecoder(model);
+  });
+
   it('a NaN loss stops the run with a clear error and keeps the last good checkpoint', async () => {
     const model = createDecoder(tinyConfig(), 3);
     const ckpt = path.join(dir, 'nan');
