@@ -3,6 +3,8 @@
 // (native TensorFlow on CPU), WebGPU, wasm, cpu.
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { attachGemm } from './gemm';
 import { registerProjectKernels } from './kernels';
 
 export type BackendChoice = 'node-gpu' | 'node' | 'webgpu' | 'wasm' | 'cpu';
@@ -32,6 +34,8 @@ export interface BackendReport {
   projectKernels: string[];
   /** Threads the backend computes with (1 for wasm under Node). */
   threads: number | null;
+  /** What multiplies matrices on wasm: the project's GEMM (with relaxed-SIMD FMA) and XNNPACK, or XNNPACK alone, and why. */
+  matMul?: string;
   versions: Record<string, string>;
 }
 
@@ -164,13 +168,14 @@ export async function selectBackend(backend?: BackendChoice | 'auto'): Promise<B
       const { tfjsName, reason } = await SETUP[choice]();
       await activate(tfjsName);
       const projectKernels = registerProjectKernels(tfjsName);
+      const matMul = tfjsName === 'wasm' ? await attachGemm(tf.backend() as unknown as BackendWasm) : undefined;
       attempts.push({ backend: choice, ok: true, reason: wanted ? `requested by ${requested}; ${reason}` : reason });
       const versions: Record<string, string> = {};
       for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-webgpu']) {
         const found = installedPackage(pkg);
         if (found?.name === pkg) versions[pkg] = found.version;
       }
-      return { backend: choice, tfjsBackend: tf.getBackend(), requested, attempts, projectKernels, threads: threadsOf(tfjsName), versions };
+      return { backend: choice, tfjsBackend: tf.getBackend(), requested, attempts, projectKernels, threads: threadsOf(tfjsName), matMul, versions };
     } catch (err) {
       if (!(err instanceof Skip)) throw err;
       attempts.push({ backend: choice, ok: false, reason: err.message });

@@ -2,7 +2,9 @@
 // vocabulary 49,152; one row of 512 tokens), timed for ours (tfjs wasm
 // through the project's BatchMatMul, which hands every product to XNNPACK)
 // and, where a Python with torch is found, for PyTorch on one thread, back
-// to back in the same run. A LoRA step's frozen weights need no weight
+// to back in the same run. Ours twice: through XNNPACK alone
+// (WORKBOOK_GEMM=off) and with the project's GEMM attached (runtime/gemm,
+// relaxed-SIMD FMA), which takes the products its cost model gives it. A LoRA step's frozen weights need no weight
 // gradients, so its large products are the forward ones, the input
 // gradients (a transposed weight) and the loss head's two (the long
 // contraction over the vocabulary). The ratio bounds what a GEMM-bound
@@ -11,6 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../kernel-lib/runtime';
+import { GEMM_ENV } from '../../kernel-lib/runtime/gemm';
 import { findTorchPython } from '../reference/python';
 
 interface Product {
@@ -78,18 +81,26 @@ function torch(python: string): { ms: number[]; version: string } | null {
   return { ms: parsed.ms, version: parsed.torch };
 }
 
-async function main(): Promise<void> {
+/** Milliseconds per product, with the project's GEMM attached or not. */
+async function oursWith(gemm: boolean): Promise<number[]> {
+  if (gemm) delete process.env[GEMM_ENV];
+  else process.env[GEMM_ENV] = 'off';
   await selectBackend('wasm');
-  const ourMs = PRODUCTS.map(ours);
+  return PRODUCTS.map(ours);
+}
+
+async function main(): Promise<void> {
+  const xnnMs = await oursWith(false);
+  const gemmMs = await oursWith(true);
   const python = findTorchPython();
   const theirs = python ? torch(python) : null;
   if (!python) console.log('(no Python with torch: ours only)');
   const gf = (p: Product, ms: number) => (flops(p) / ms / 1e6).toFixed(1);
-  console.log(`| product | ours GFLOP/s | ${theirs ? `PyTorch ${theirs.version} GFLOP/s | ours / PyTorch |` : ''}`);
-  console.log(`|---|---|${theirs ? '---|---|' : ''}`);
+  console.log(`| product | XNNPACK GFLOP/s | project GEMM GFLOP/s | GEMM / XNNPACK |${theirs ? ` PyTorch ${theirs.version} GFLOP/s | GEMM / PyTorch |` : ''}`);
+  console.log(`|---|---|---|---|${theirs ? '---|---|' : ''}`);
   PRODUCTS.forEach((p, i) => {
-    const t = theirs ? ` ${gf(p, theirs.ms[i])} | ${(theirs.ms[i] / ourMs[i]).toFixed(2)} |` : '';
-    console.log(`| ${p.name} | ${gf(p, ourMs[i])} |${t}`);
+    const t = theirs ? ` ${gf(p, theirs.ms[i])} | ${(theirs.ms[i] / gemmMs[i]).toFixed(2)} |` : '';
+    console.log(`| ${p.name} | ${gf(p, xnnMs[i])} | ${gf(p, gemmMs[i])} | ${(xnnMs[i] / gemmMs[i]).toFixed(2)} |${t}`);
   });
 }
 

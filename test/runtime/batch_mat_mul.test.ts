@@ -1,12 +1,14 @@
 // The wasm BatchMatMul this project registers, checked against tfjs's own cpu
 // backend on every route it can take (stock scalar loop, XNNPACK direct,
-// XNNPACK on the swapped product), every transpose combination and batch
-// layout, through gradients, and for leaks.
+// XNNPACK on the swapped product, the project's GEMM), every transpose
+// combination and batch layout, through gradients, and for leaks: once with
+// the project's GEMM attached (the default) and once with WORKBOOK_GEMM=off.
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../kernel-lib/runtime';
 import { batchMatMulConfig, planBatchMatMul, type MatMulRoute } from '../../kernel-lib/runtime/kernels/batch_mat_mul';
+import { GEMM_ENV, gemmFor } from '../../kernel-lib/runtime/gemm';
 
 /** Deterministic values in [-1, 1], different for each seed. */
 function values(shape: number[], seed: number): tf.Tensor {
@@ -50,11 +52,28 @@ const TRANSPOSES: [boolean, boolean][] = [
   [true, true],
 ];
 
-describe('runtime/kernels/batch_mat_mul (wasm, compared with cpu)', () => {
-  it('is the BatchMatMul registered for wasm', async () => {
+for (const withGemm of [true, false]) describe(`runtime/kernels/batch_mat_mul (wasm ${withGemm ? 'with' : 'without'} the project GEMM, compared with cpu)`, () => {
+  before(() => {
+    if (withGemm) delete process.env[GEMM_ENV];
+    else process.env[GEMM_ENV] = 'off';
+  });
+  after(() => {
+    delete process.env[GEMM_ENV];
+  });
+  /** The GEMM's row tile as planBatchMatMul takes it, 0 when none is attached. */
+  const gemmRows = () => gemmFor(tf.backend() as BackendWasm)?.rowsPerTile ?? 0;
+
+  it('is the BatchMatMul registered for wasm, with the project GEMM (relaxed-SIMD FMA) attached or not', async () => {
     const report = await selectBackend('wasm');
     assert.ok(report.projectKernels.includes('BatchMatMul'));
     assert.equal(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc, batchMatMulConfig.kernelFunc);
+    if (withGemm) {
+      assert.match(report.matMul!, /project GEMM \(WebAssembly relaxed-SIMD FMA/);
+      assert.ok(gemmFor(tf.backend() as BackendWasm)?.fma);
+    } else {
+      assert.equal(report.matMul, 'XNNPACK (WORKBOOK_GEMM=off)');
+      assert.equal(gemmRows(), 0);
+    }
   });
 
   it('matches cpu for every transpose combination, batch layout and route', async () => {
@@ -81,7 +100,8 @@ describe('runtime/kernels/batch_mat_mul (wasm, compared with cpu)', () => {
       for (const [tA, tB] of TRANSPOSES) {
         for (const [batchA, batchB] of batchLayouts) {
           const { a, b } = operandShapes(batchA, batchB, M, K, N, tA, tB);
-          routes.add(planBatchMatMul(a, b, tA, tB));
+          await selectBackend('wasm');
+          routes.add(planBatchMatMul(a, b, tA, tB, gemmRows()));
           const { cpu, wasm } = await onBoth(() => tf.matMul(values(a, 1), values(b, 2), tA, tB));
           const label = `[${a}] x [${b}] tA=${tA} tB=${tB}`;
           assert.deepEqual(wasm.shape, cpu.shape, `${label}: shape`);
@@ -89,7 +109,7 @@ describe('runtime/kernels/batch_mat_mul (wasm, compared with cpu)', () => {
         }
       }
     }
-    assert.deepEqual([...routes].sort(), ['direct', 'scalar', 'swapped']);
+    assert.deepEqual([...routes].sort(), withGemm ? ['direct', 'gemm', 'scalar'] : ['direct', 'scalar', 'swapped']);
   });
 
   it('matches cpu on odd sizes and on products with a dimension of 1', async () => {
@@ -152,7 +172,8 @@ describe('runtime/kernels/batch_mat_mul (wasm, compared with cpu)', () => {
     }
   });
 
-  it('gives XNNPACK the products of a training step, and tiny ones to the scalar loop', () => {
+  it('gives the products of a training step to XNNPACK or the project GEMM, and tiny ones to the scalar loop', () => {
+    const rows = withGemm ? 4 : 0;
     const T = 2048;
     const training: [number[], number[], boolean, boolean][] = [
       [[T, 128], [128, 352], false, false],
@@ -165,11 +186,14 @@ describe('runtime/kernels/batch_mat_mul (wasm, compared with cpu)', () => {
       [[16, 4, 128, 32], [16, 4, 128, 32], false, true],
     ];
     for (const [a, b, tA, tB] of training) {
-      assert.notEqual(planBatchMatMul(a, b, tA, tB), 'scalar', `[${a}] x [${b}] tA=${tA} tB=${tB}`);
+      assert.equal(planBatchMatMul(a, b, tA, tB, rows), withGemm ? 'gemm' : planBatchMatMul(a, b, tA, tB), `[${a}] x [${b}] tA=${tA} tB=${tB}`);
+      assert.notEqual(planBatchMatMul(a, b, tA, tB, rows), 'scalar', `[${a}] x [${b}] tA=${tA} tB=${tB}`);
     }
-    assert.equal(planBatchMatMul([7, 13], [5, 13], false, true), 'scalar');
+    assert.equal(planBatchMatMul([7, 13], [5, 13], false, true, rows), 'scalar');
     // Both operands transposed with a large b: cheaper to compute C^T = b a.
-    assert.equal(planBatchMatMul([T, 128], [352, T], true, true), 'swapped');
+    if (!withGemm) assert.equal(planBatchMatMul([T, 128], [352, T], true, true), 'swapped');
+    // A decoding step (one to eight rows against a weight XNNPACK keeps packed) stays with XNNPACK.
+    for (const M of [1, 8]) assert.equal(planBatchMatMul([M, 576], [576, 1536], false, false, rows), 'direct');
   });
 
   it('does not reuse weights packed for another shape of the same data (a reshaped b)', async () => {

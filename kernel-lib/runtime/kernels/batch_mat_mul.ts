@@ -14,11 +14,16 @@
 //     registered over the slices' bytes in the operands and the output, so
 //     nothing is copied.
 // Products too small for XNNPACK's per-call set-up to pay off (one-row decode
-// steps, tiny matrices) stay on the stock scalar loop; planBatchMatMul decides.
+// steps, tiny matrices) stay on the stock scalar loop. Where the project's own
+// GEMM is attached (runtime/gemm: fused multiply-add, which XNNPACK's wasm
+// build lacks), products large enough go to it instead: it reads either
+// operand transposed or not, in place, so nothing is transposed or copied.
+// planBatchMatMul decides, by a cost model of the four routes.
 import { broadcast_util, util } from '@tensorflow/tfjs';
 import type { BatchMatMulAttrs, BatchMatMulInputs, DataId, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { gemmFor, type Gemm } from '../gemm';
 import { wasmFunction, wasmId } from './wasm_function';
 
 type WasmMatMul = (
@@ -49,6 +54,9 @@ function shapeBytes(shape: number[]): Uint8Array {
  * was first used with and pass a fresh view id when it differs.
  */
 const packedShape = new WeakMap<DataId, string>();
+
+/** The data of every b multiplied while the project GEMM is attached (see batchMatMul). */
+const metAsB = new WeakSet<DataId>();
 
 /** A C-side tensor id over bytes owned by another tensor; release with `releaseView`. */
 function makeView(backend: BackendWasm, byteOffset: number, size: number): TensorInfo {
@@ -206,6 +214,50 @@ function xnnProducts(
   }
 }
 
+/**
+ * out[i] = op(a[aIndex[i]]) op(b[bIndex[i]]) with the project's GEMM, reading
+ * the operands where they lie (a transposed operand is only other strides).
+ * When every slice multiplies the same b and the slices of an untransposed a
+ * lie in order, the batch is one product of batch * M rows.
+ */
+function gemmProducts(
+  backend: BackendWasm,
+  gemm: Gemm,
+  a: TensorInfo,
+  aIndex: Int32Array,
+  transposeA: boolean,
+  b: TensorInfo,
+  bIndex: Int32Array,
+  transposeB: boolean,
+  out: TensorInfo,
+  M: number,
+  K: number,
+  N: number,
+): void {
+  // Addresses are read after the output was allocated: allocating may grow the heap, never move a tensor.
+  const aBase = byteOffsetOf(backend, a);
+  const bBase = byteOffsetOf(backend, b);
+  const outBase = byteOffsetOf(backend, out);
+  const aStrides = transposeA ? { rowStride: 1, colStride: M } : { rowStride: K, colStride: 1 };
+  const bStrides = transposeB ? { rowStride: 1, colStride: K } : { rowStride: N, colStride: 1 };
+  const batch = aIndex.length;
+  if (!transposeA && bIndex.every((r) => r === 0) && aIndex.every((l, i) => l === i)) {
+    gemm.multiply({ at: aBase, ...aStrides }, { at: bBase, ...bStrides }, outBase, N, batch * M, K, N);
+    return;
+  }
+  for (let i = 0; i < batch; i++) {
+    gemm.multiply(
+      { at: aBase + aIndex[i] * M * K * 4, ...aStrides },
+      { at: bBase + bIndex[i] * K * N * 4, ...bStrides },
+      outBase + i * M * N * 4,
+      N,
+      M,
+      K,
+      N,
+    );
+  }
+}
+
 interface Dims {
   M: number;
   K: number;
@@ -248,9 +300,10 @@ function matMulDims(aShape: number[], bShape: number[], transposeA: boolean, tra
 /**
  * How a product is computed: 'scalar' is the stock kernel's own loop (and its
  * XNNPACK call when it takes one); 'direct' gives XNNPACK op(a) and op(b);
- * 'swapped' gives it op(b)^T and op(a)^T and transposes the result.
+ * 'swapped' gives it op(b)^T and op(a)^T and transposes the result; 'gemm'
+ * is the project's GEMM, on the operands as they are.
  */
-export type MatMulRoute = 'scalar' | 'direct' | 'swapped';
+export type MatMulRoute = 'scalar' | 'direct' | 'swapped' | 'gemm';
 
 // Rough costs on one wasm thread (SIMD), measured on the shapes of a training
 // step: moving a float for a transpose or for XNNPACK's weight packing, one
@@ -264,13 +317,45 @@ const SCALAR_MAC_NS = 0.9;
 // XNNPACK's f32 GEMM tiles output columns by 8; a product with fewer columns
 // costs as much as one with 8.
 const XNN_COLUMN_TILE = 8;
+// The project's GEMM: a multiply-add with FMA, a float packed, one call's
+// set-up (JavaScript loops over blocks); it tiles rows by its MR and
+// columns by 8, and packs B once per product and A once per 2048 columns.
+const GEMM_MAC_NS = 0.05;
+const GEMM_PACK_NS = 0.5;
+const GEMM_CALL_NS = 2000;
+const GEMM_NC = 2048;
 
-/** The route `batchMatMul` takes for these shapes: the cheapest by the cost model above. */
-export function planBatchMatMul(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): MatMulRoute {
-  const { M, K, N, batchA, batchB, batch } = matMulDims(aShape, bShape, transposeA, transposeB);
+/**
+ * The route `batchMatMul` takes for these shapes: the cheapest by the cost
+ * model above. `gemmRows` is the row tile of the project's GEMM when one is
+ * attached to the backend (0: none, and no 'gemm' route). `bPacked` says
+ * whether XNNPACK already holds b packed from an earlier product (a weight
+ * multiplied again, as in every decoding step); by default an untransposed b
+ * is taken to be one, as the stock kernel's own XNNPACK call assumes.
+ */
+export function planBatchMatMul(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean, gemmRows = 0, bPacked = !transposeB): MatMulRoute {
+  const d = matMulDims(aShape, bShape, transposeA, transposeB);
+  const xnn = xnnCosts(d, transposeA, transposeB, bPacked);
   // Here the stock kernel calls XNNPACK itself, caching the operator on b's id
   // as 'direct' does; 'direct' also guards that cache (see packedShape).
-  if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return 'direct';
+  const xnnRoute: Exclude<MatMulRoute, 'gemm'> = !transposeA && !transposeB && d.batchA === 1 && d.batchB === 1 ? 'direct'
+    : xnn.scalar <= xnn.direct && xnn.scalar <= xnn.swapped ? 'scalar'
+    : xnn.direct <= xnn.swapped ? 'direct' : 'swapped';
+  if (gemmRows > 0 && gemmCost(d, !transposeA, gemmRows) < xnn[xnnRoute]) return 'gemm';
+  return xnnRoute;
+}
+
+/** What the project's GEMM costs; an untransposed a whose slices all meet one b is one product of batch * M rows. */
+function gemmCost({ M, K, N, batchA, batchB, batch }: Dims, aInOrder: boolean, MR: number): number {
+  const folded = aInOrder && batchB === 1 && batchA === batch;
+  const products = folded ? 1 : batch;
+  const rows = folded ? batch * M : M;
+  const packed = products * (K * N + rows * K * Math.ceil(N / GEMM_NC));
+  const macs = products * Math.ceil(rows / MR) * MR * K * Math.ceil(N / 8) * 8;
+  return packed * GEMM_PACK_NS + products * GEMM_CALL_NS + macs * GEMM_MAC_NS;
+}
+
+function xnnCosts({ M, K, N, batchA, batchB, batch }: Dims, transposeA: boolean, transposeB: boolean, bPacked: boolean): Record<Exclude<MatMulRoute, 'gemm'>, number> {
   const sizeA = batchA * M * K;
   const sizeB = batchB * K * N;
   // Transposing [rows, cols] with a dimension of 1 moves nothing (see transposeLast2).
@@ -282,7 +367,7 @@ export function planBatchMatMul(aShape: number[], bShape: number[], transposeA: 
     const macs = batch * P * K * Math.ceil(Q / XNN_COLUMN_TILE) * XNN_COLUMN_TILE;
     return (transposed + packed) * MOVE_NS + calls * CALL_NS + macs * XNN_MAC_NS;
   };
-  const direct = xnn(M, N, batchB, !transposeB, (transposeA ? moved(sizeA, K, M) : 0) + (transposeB ? moved(sizeB, N, K) : 0));
+  const direct = xnn(M, N, batchB, bPacked && !transposeB, (transposeA ? moved(sizeA, K, M) : 0) + (transposeB ? moved(sizeB, N, K) : 0));
   const swapped = xnn(
     N,
     M,
@@ -294,8 +379,7 @@ export function planBatchMatMul(aShape: number[], bShape: number[], transposeA: 
   // batches, but not two batch shapes that each broadcast (e.g. [2, 1] and [1, 3]).
   const scalarOk = batchA === batchB || batchA === 1 || batchB === 1;
   const scalar = scalarOk ? batch * M * N * K * SCALAR_MAC_NS : Infinity;
-  if (scalar <= direct && scalar <= swapped) return 'scalar';
-  return direct <= swapped ? 'direct' : 'swapped';
+  return { scalar, direct, swapped };
 }
 
 function batchMatMul(args: { inputs: BatchMatMulInputs; attrs: BatchMatMulAttrs; backend: BackendWasm }): TensorInfo {
@@ -317,7 +401,21 @@ function batchMatMul(args: { inputs: BatchMatMulInputs; attrs: BatchMatMulAttrs;
     return out;
   }
 
-  const route = planBatchMatMul(a.shape, b.shape, transposeA, transposeB);
+  const gemm = gemmFor(backend);
+  // With the GEMM attached, b counts as packed by XNNPACK (a weight, multiplied
+  // again and again) only from its second product on: a tensor met once is
+  // an activation or a gradient, which XNNPACK would pack for that one call.
+  let bPacked = !transposeB;
+  if (gemm) {
+    bPacked &&= metAsB.has(b.dataId);
+    metAsB.add(b.dataId);
+  }
+  const route = planBatchMatMul(a.shape, b.shape, transposeA, transposeB, gemm?.rowsPerTile ?? 0, bPacked);
+  if (route === 'gemm') {
+    const out = backend.makeOutput(outShape, 'float32');
+    gemmProducts(backend, gemm!, a, broadcastIndex(outerA, outOuter), transposeA, b, broadcastIndex(outerB, outOuter), transposeB, out, M, K, N);
+    return out;
+  }
   if (route === 'scalar') {
     const out = backend.makeOutput(outShape, 'float32');
     const a3 = transposeA ? [batchA, K, M] : [batchA, M, K];

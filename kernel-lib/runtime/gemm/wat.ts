@@ -1,0 +1,193 @@
+// The WebAssembly text of the project's f32 GEMM: C = op(A) op(B), packed
+// the way BLIS packs (A in blocks of MR rows, B in panels of NR = 8 columns,
+// both k-major), with a micro-kernel that keeps an MR x 8 tile of C in SIMD
+// registers. It exists because tfjs-wasm's XNNPACK build multiplies without
+// fused multiply-add; WebAssembly's relaxed SIMD has one
+// (f32x4.relaxed_madd, which V8 lowers to vfmadd on x86 with FMA3), and a
+// kernel using it does each multiply-add in one instruction instead of two.
+// The module imports the memory of tfjs-wasm's own module, so it reads the
+// tensors where they are and writes the result in place: nothing is copied
+// but the packing, which every fast GEMM does anyway.
+//
+// Exports (addresses in bytes, strides in floats):
+//   packA(src, rowStride, colStride, rows, kc, dst): rows x kc of op(A) into
+//     ceil(rows / MR) blocks of [kc][MR], zero-padded;
+//   packB(src, rowStride, colStride, kc, cols, dst): kc x cols of op(B) into
+//     ceil(cols / 8) panels of [kc][8], zero-padded;
+//   block(aPack, bPack, c, ldc, mc, nc, kc, accumulate, scratch): the mc x nc
+//     block of C at c (row stride ldc bytes) from packed A and B, added to
+//     what is there when accumulate is 1; edge tiles go through scratch
+//     (MR x 8 floats).
+
+export const NR = 8;
+
+/** `acc + a * b` on f32x4: one relaxed FMA, or a multiply then an add. */
+function madd(fma: boolean, a: string, b: string, acc: string): string {
+  return fma ? `(f32x4.relaxed_madd ${a} ${b} ${acc})` : `(f32x4.add (f32x4.mul ${a} ${b}) ${acc})`;
+}
+
+/** One step of the inner dimension: C tile += A column (at $a + aOff) x B row (at $b + bOff). */
+function kStep(MR: number, fma: boolean, aOff: number, bOff: number): string {
+  const rows = Array.from({ length: MR }, (_, r) => r);
+  return `(local.set $b0 (v128.load offset=${bOff} (local.get $b)))
+      (local.set $b1 (v128.load offset=${bOff + 16} (local.get $b)))
+      ${rows.map((r) => `(local.set $av (v128.load32_splat offset=${aOff + r * 4} (local.get $a)))
+      (local.set $c${r}0 ${madd(fma, '(local.get $av)', '(local.get $b0)', `(local.get $c${r}0)`)})
+      (local.set $c${r}1 ${madd(fma, '(local.get $av)', '(local.get $b1)', `(local.get $c${r}1)`)})`).join('\n      ')}`;
+}
+
+/**
+ * The MR x 8 micro-kernel: C tile (at c, row stride ldc bytes) (+)= A block x
+ * B panel over kc, two steps of k an iteration (an odd first step alone).
+ */
+function microKernel(MR: number, fma: boolean, unroll: 1 | 2): string {
+  const rows = Array.from({ length: MR }, (_, r) => r);
+  const locals = rows.map((r) => `(local $c${r}0 v128) (local $c${r}1 v128)`).join(' ');
+  const rowAddress = (r: number) => `(i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const ${r})))`;
+  return `
+  (func $micro (param $a i32) (param $b i32) (param $c i32) (param $ldc i32) (param $kc i32) (param $acc i32)
+    ${locals} (local $b0 v128) (local $b1 v128) (local $av v128) (local $end i32)
+    (if (local.get $acc) (then
+      ${rows.map((r) => `(local.set $c${r}0 (v128.load ${rowAddress(r)})) (local.set $c${r}1 (v128.load offset=16 ${rowAddress(r)}))`).join('\n      ')}))
+    (local.set $end (i32.add (local.get $b) (i32.shl (local.get $kc) (i32.const 5))))
+    (if (i32.and (local.get $kc) (i32.const ${unroll - 1})) (then
+      ${kStep(MR, fma, 0, 0)}
+      (local.set $a (i32.add (local.get $a) (i32.const ${MR * 4})))
+      (local.set $b (i32.add (local.get $b) (i32.const ${NR * 4})))))
+    (if (i32.lt_u (local.get $b) (local.get $end)) (then
+      (loop $k
+        ${kStep(MR, fma, 0, 0)}
+        ${unroll === 2 ? kStep(MR, fma, MR * 4, NR * 4) : ''}
+        (local.set $a (i32.add (local.get $a) (i32.const ${MR * 4 * unroll})))
+        (local.set $b (i32.add (local.get $b) (i32.const ${NR * 4 * unroll})))
+        (br_if $k (i32.lt_u (local.get $b) (local.get $end))))))
+    ${rows.map((r) => `(v128.store ${rowAddress(r)} (local.get $c${r}0)) (v128.store offset=16 ${rowAddress(r)} (local.get $c${r}1))`).join('\n    ')})`;
+}
+
+const PACK_A = (MR: number) => `
+  (func (export "packA") (param $src i32) (param $rs i32) (param $cs i32) (param $rows i32) (param $kc i32) (param $dst i32)
+    (local $i0 i32) (local $k i32) (local $r i32) (local $row i32) (local $from i32)
+    (local.set $rs (i32.shl (local.get $rs) (i32.const 2)))
+    (local.set $cs (i32.shl (local.get $cs) (i32.const 2)))
+    (local.set $i0 (i32.const 0))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $i0) (local.get $rows)))
+      (local.set $r (i32.const 0))
+      (loop $lanes
+        (local.set $row (i32.add (local.get $i0) (local.get $r)))
+        (local.set $k (i32.const 0))
+        (if (i32.lt_u (local.get $row) (local.get $rows))
+          (then
+            (local.set $from (i32.add (local.get $src) (i32.mul (local.get $row) (local.get $rs))))
+            (loop $ks
+              (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (i32.const ${MR})) (local.get $r)) (i32.const 2)))
+                (f32.load (local.get $from)))
+              (local.set $from (i32.add (local.get $from) (local.get $cs)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $ks (i32.lt_u (local.get $k) (local.get $kc)))))
+          (else
+            (loop $zs
+              (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (i32.const ${MR})) (local.get $r)) (i32.const 2)))
+                (f32.const 0))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $zs (i32.lt_u (local.get $k) (local.get $kc))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $lanes (i32.lt_u (local.get $r) (i32.const ${MR}))))
+      (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $kc) (i32.const ${MR * 4}))))
+      (local.set $i0 (i32.add (local.get $i0) (i32.const ${MR})))
+      (br $blocks))))`;
+
+const PACK_B = `
+  (func (export "packB") (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $cols i32) (param $dst i32)
+    (local $j0 i32) (local $k i32) (local $t i32) (local $from i32) (local $col i32)
+    (local.set $rs (i32.shl (local.get $rs) (i32.const 2)))
+    (local.set $cs (i32.shl (local.get $cs) (i32.const 2)))
+    (local.set $j0 (i32.const 0))
+    (block $done (loop $panels
+      (br_if $done (i32.ge_u (local.get $j0) (local.get $cols)))
+      (local.set $k (i32.const 0))
+      (if (i32.and (i32.eq (local.get $cs) (i32.const 4)) (i32.le_u (i32.add (local.get $j0) (i32.const 8)) (local.get $cols)))
+        (then
+          ;; a full panel of contiguous columns: two vector copies a row
+          (local.set $from (i32.add (local.get $src) (i32.shl (local.get $j0) (i32.const 2))))
+          (loop $rows
+            (v128.store (local.get $dst) (v128.load (local.get $from)))
+            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $from)))
+            (local.set $from (i32.add (local.get $from) (local.get $rs)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $rows (i32.lt_u (local.get $k) (local.get $kc)))))
+        (else
+          (loop $rows2
+            (local.set $t (i32.const 0))
+            (loop $lanes
+              (local.set $col (i32.add (local.get $j0) (local.get $t)))
+              (f32.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 2)))
+                (if (result f32) (i32.lt_u (local.get $col) (local.get $cols))
+                  (then (f32.load (i32.add (local.get $src) (i32.add (i32.mul (local.get $k) (local.get $rs)) (i32.mul (local.get $col) (local.get $cs))))))
+                  (else (f32.const 0))))
+              (local.set $t (i32.add (local.get $t) (i32.const 1)))
+              (br_if $lanes (i32.lt_u (local.get $t) (i32.const 8))))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $rows2 (i32.lt_u (local.get $k) (local.get $kc))))))
+      (local.set $j0 (i32.add (local.get $j0) (i32.const 8)))
+      (br $panels))))`;
+
+/** Copies a rows x cols corner between a tile at `tile` (row stride 32 bytes) and C (row stride ldc); toTile picks the direction. */
+const EDGE_COPY = `
+  (func $edge (param $tile i32) (param $c i32) (param $ldc i32) (param $rows i32) (param $cols i32) (param $toTile i32)
+    (local $r i32) (local $t i32) (local $at i32) (local $ct i32)
+    (local.set $r (i32.const 0))
+    (loop $rs
+      (local.set $t (i32.const 0))
+      (loop $ts
+        (local.set $at (i32.add (local.get $tile) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $t)) (i32.const 2))))
+        (local.set $ct (i32.add (local.get $c) (i32.add (i32.mul (local.get $r) (local.get $ldc)) (i32.shl (local.get $t) (i32.const 2)))))
+        (if (local.get $toTile)
+          (then (f32.store (local.get $at) (f32.load (local.get $ct))))
+          (else (f32.store (local.get $ct) (f32.load (local.get $at)))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $ts (i32.lt_u (local.get $t) (local.get $cols))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br_if $rs (i32.lt_u (local.get $r) (local.get $rows)))))`;
+
+const BLOCK = (MR: number) => `
+  (func (export "block") (param $aPack i32) (param $bPack i32) (param $c i32) (param $ldc i32) (param $mc i32) (param $nc i32) (param $kc i32) (param $acc i32) (param $scratch i32)
+    (local $j0 i32) (local $i0 i32) (local $a i32) (local $b i32) (local $ct i32) (local $rows i32) (local $cols i32)
+    (local.set $j0 (i32.const 0))
+    (local.set $b (local.get $bPack))
+    (block $jdone (loop $panels
+      (br_if $jdone (i32.ge_u (local.get $j0) (local.get $nc)))
+      (local.set $cols (i32.sub (local.get $nc) (local.get $j0)))
+      (if (i32.gt_u (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+      (local.set $i0 (i32.const 0))
+      (local.set $a (local.get $aPack))
+      (block $idone (loop $tiles
+        (br_if $idone (i32.ge_u (local.get $i0) (local.get $mc)))
+        (local.set $rows (i32.sub (local.get $mc) (local.get $i0)))
+        (if (i32.gt_u (local.get $rows) (i32.const ${MR})) (then (local.set $rows (i32.const ${MR}))))
+        (local.set $ct (i32.add (local.get $c) (i32.add (i32.mul (local.get $i0) (local.get $ldc)) (i32.shl (local.get $j0) (i32.const 2)))))
+        (if (i32.and (i32.eq (local.get $rows) (i32.const ${MR})) (i32.eq (local.get $cols) (i32.const 8)))
+          (then (call $micro (local.get $a) (local.get $b) (local.get $ct) (local.get $ldc) (local.get $kc) (local.get $acc)))
+          (else
+            (if (local.get $acc) (then (call $edge (local.get $scratch) (local.get $ct) (local.get $ldc) (local.get $rows) (local.get $cols) (i32.const 1))))
+            (call $micro (local.get $a) (local.get $b) (local.get $scratch) (i32.const 32) (local.get $kc) (local.get $acc))
+            (call $edge (local.get $scratch) (local.get $ct) (local.get $ldc) (local.get $rows) (local.get $cols) (i32.const 0))))
+        (local.set $a (i32.add (local.get $a) (i32.mul (local.get $kc) (i32.const ${MR * 4}))))
+        (local.set $i0 (i32.add (local.get $i0) (i32.const ${MR})))
+        (br $tiles)))
+      (local.set $b (i32.add (local.get $b) (i32.shl (local.get $kc) (i32.const 5))))
+      (local.set $j0 (i32.add (local.get $j0) (i32.const 8)))
+      (br $panels))))`;
+
+/** The module's text for MR-row micro-tiles, with relaxed FMA or without. */
+export function gemmWat(MR: number, fma: boolean, unroll: 1 | 2 = 1): string {
+  return `(module
+  (import "env" "memory" (memory 1))
+  ${microKernel(MR, fma, unroll)}
+  ${EDGE_COPY}
+  ${PACK_A(MR)}
+  ${PACK_B}
+  ${BLOCK(MR)})`;
+}
