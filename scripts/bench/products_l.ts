@@ -81,17 +81,23 @@ function torch(python: string): { ms: number[]; version: string } | null {
   return { ms: parsed.ms, version: parsed.torch };
 }
 
-/** Milliseconds per product, with the project's GEMM attached or not. */
-async function oursWith(gemm: boolean): Promise<number[]> {
+/** Milliseconds for one product, with the project's GEMM attached or not. */
+async function oursWith(gemm: boolean, p: Product): Promise<number> {
   if (gemm) delete process.env[GEMM_ENV];
   else process.env[GEMM_ENV] = 'off';
   await selectBackend('wasm');
-  return PRODUCTS.map(ours);
+  return ours(p);
 }
 
 async function main(): Promise<void> {
-  const xnnMs = await oursWith(false);
-  const gemmMs = await oursWith(true);
+  // Each product on both routes back to back, so that a machine's changing speed touches both alike.
+  const xnnMs: number[] = [];
+  const gemmMs: number[] = [];
+  for (const p of PRODUCTS) {
+    xnnMs.push(await oursWith(false, p));
+    gemmMs.push(await oursWith(true, p));
+  }
+  delete process.env[GEMM_ENV];
   const python = findTorchPython();
   const theirs = python ? torch(python) : null;
   if (!python) console.log('(no Python with torch: ours only)');

@@ -196,6 +196,20 @@ for (const withGemm of [true, false]) describe(`runtime/kernels/batch_mat_mul (w
     for (const M of [1, 8]) assert.equal(planBatchMatMul([M, 576], [576, 1536], false, false, rows), 'direct');
   });
 
+  it('gives the same bits for the same product whatever ran before (the route depends on shapes alone)', async () => {
+    await selectBackend('wasm');
+    // 16 rows: a product near where XNNPACK's kept weights and the GEMM cost the same.
+    const x = values([16, 576], 1);
+    const w = values([576, 1536], 2);
+    const first = Array.from(tf.matMul(x, w).dataSync());
+    const again = Array.from(tf.matMul(x, w).dataSync());
+    const copy = tf.add(w, 0); // the same values under a data id never multiplied before
+    const fresh = Array.from(tf.matMul(x, copy).dataSync());
+    assert.deepEqual(again, first);
+    assert.deepEqual(fresh, first);
+    tf.dispose([x, w, copy]);
+  });
+
   it('does not reuse weights packed for another shape of the same data (a reshaped b)', async () => {
     const op = () => {
       const b = values([64, 96], 1);

@@ -55,9 +55,6 @@ function shapeBytes(shape: number[]): Uint8Array {
  */
 const packedShape = new WeakMap<DataId, string>();
 
-/** The data of every b multiplied while the project GEMM is attached (see batchMatMul). */
-const metAsB = new WeakSet<DataId>();
-
 /** A C-side tensor id over bytes owned by another tensor; release with `releaseView`. */
 function makeView(backend: BackendWasm, byteOffset: number, size: number): TensorInfo {
   return backend.makeOutput([size], 'float32', byteOffset);
@@ -402,14 +399,12 @@ function batchMatMul(args: { inputs: BatchMatMulInputs; attrs: BatchMatMulAttrs;
   }
 
   const gemm = gemmFor(backend);
-  // With the GEMM attached, b counts as packed by XNNPACK (a weight, multiplied
-  // again and again) only from its second product on: a tensor met once is
-  // an activation or a gradient, which XNNPACK would pack for that one call.
-  let bPacked = !transposeB;
-  if (gemm) {
-    bPacked &&= metAsB.has(b.dataId);
-    metAsB.add(b.dataId);
-  }
+  // With the GEMM attached, XNNPACK is taken to hold b packed only where b
+  // looks like a weight (x W: neither operand transposed, one b for the whole
+  // batch), as in every decoding step; a transposed a is a gradient's
+  // product, whose b XNNPACK would pack for that one call. The route depends
+  // on the shapes alone, so that the same product always gives the same bits.
+  const bPacked = !transposeB && (!gemm || (!transposeA && batchB === 1));
   const route = planBatchMatMul(a.shape, b.shape, transposeA, transposeB, gemm?.rowsPerTile ?? 0, bPacked);
   if (route === 'gemm') {
     const out = backend.makeOutput(outShape, 'float32');
