@@ -7,12 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../kernel-lib/runtime';
-import { createGemm, type Gemm, type GemmHost } from '../../kernel-lib/runtime/gemm';
-
-function host(backend: BackendWasm): GemmHost {
-  const module = backend.wasm as unknown as { asm: { memory: WebAssembly.Memory }; _malloc(n: number): number; _free(p: number): void };
-  return { memory: module.asm.memory, malloc: (n) => module._malloc(n), free: (p) => module._free(p) };
-}
+import { createGemm, wasmGemmHost as host, type Gemm } from '../../kernel-lib/runtime/gemm';
 
 function seeded(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.61 + seed) * Math.cos(i * 0.017 * seed + 0.3));

@@ -25,8 +25,6 @@ export interface Gemm {
 
 export interface GemmBlocking {
   MR: number;
-  /** Steps of the inner dimension per iteration of the micro-kernel's loop. */
-  unroll: 1 | 2;
   MC: number;
   KC: number;
   NC: number;
@@ -34,7 +32,7 @@ export interface GemmBlocking {
 
 // MR 4 keeps 8 accumulators, the two B vectors and the splat of A in
 // registers with room to spare; wider tiles were slower here (see bench/NOTES.md).
-export const DEFAULT_BLOCKING: GemmBlocking = { MR: 4, unroll: 1, MC: 128, KC: 256, NC: 2048 };
+export const DEFAULT_BLOCKING: GemmBlocking = { MR: 4, MC: 128, KC: 256, NC: 2048 };
 
 interface Exports {
   packA(src: number, rs: number, cs: number, rows: number, kc: number, dst: number): void;
@@ -46,11 +44,11 @@ type Wabt = { parseWat(name: string, text: string, features: Record<string, bool
 let wabtReady: Promise<Wabt> | null = null;
 
 /** The module's binary; wabt assembles the text (a few milliseconds). */
-async function assemble(MR: number, fma: boolean, unroll: 1 | 2): Promise<Uint8Array<ArrayBuffer>> {
+async function assemble(MR: number, fma: boolean): Promise<Uint8Array<ArrayBuffer>> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   wabtReady ??= (require('wabt') as () => Promise<Wabt>)();
   const wabt = await wabtReady;
-  const module = wabt.parseWat('gemm.wat', gemmWat(MR, fma, unroll), { simd: true, relaxed_simd: fma });
+  const module = wabt.parseWat('gemm.wat', gemmWat(MR, fma), { simd: true, relaxed_simd: fma });
   try {
     return new Uint8Array(module.toBinary({}).buffer);
   } finally {
@@ -67,14 +65,14 @@ export interface GemmHost {
 /** A GEMM working in `host`'s memory, with FMA when this V8 has relaxed SIMD (or when `fma` is false, never). */
 export async function createGemm(host: GemmHost, options: { fma?: boolean; blocking?: Partial<GemmBlocking> } = {}): Promise<Gemm> {
   const blocking = { ...DEFAULT_BLOCKING, ...options.blocking };
-  const { MR, MC, KC, NC, unroll } = blocking;
+  const { MR, MC, KC, NC } = blocking;
   let binary: Uint8Array<ArrayBuffer> | null = null;
   if (options.fma !== false) {
-    const withFma = await assemble(MR, true, unroll);
+    const withFma = await assemble(MR, true);
     if (relaxedSimdOn(withFma)) binary = withFma;
   }
   const fma = binary !== null;
-  binary ??= await assemble(MR, false, unroll);
+  binary ??= await assemble(MR, false);
   const { instance } = await WebAssembly.instantiate(binary, { env: { memory: host.memory } });
   const ex = instance.exports as unknown as Exports;
   // One allocation for the packed blocks and the edge tile, 64-byte aligned.

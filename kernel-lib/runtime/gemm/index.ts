@@ -2,7 +2,7 @@
 // one per backend instance, attached when the backend is selected and used
 // by the BatchMatMul kernel where its cost model says it is faster.
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { createGemm, type Gemm } from './gemm';
+import { createGemm, type Gemm, type GemmHost } from './gemm';
 
 export { createGemm, DEFAULT_BLOCKING, type Gemm, type GemmBlocking, type GemmHost, type GemmOperand } from './gemm';
 
@@ -20,6 +20,12 @@ export function gemmFor(backend: BackendWasm): Gemm | undefined {
   return attached.get(backend);
 }
 
+/** tfjs-wasm's memory and allocator, for a GEMM that works on its tensors in place. */
+export function wasmGemmHost(backend: BackendWasm): GemmHost {
+  const module = backend.wasm as unknown as { asm: { memory: WebAssembly.Memory }; _malloc(n: number): number; _free(p: number): void };
+  return { memory: module.asm.memory, malloc: (n) => module._malloc(n), free: (p) => module._free(p) };
+}
+
 /**
  * Builds the GEMM in this wasm backend's memory and attaches it; says what
  * products will use. Only with fused multiply-add is it faster than XNNPACK,
@@ -33,8 +39,7 @@ export async function attachGemm(backend: BackendWasm): Promise<string> {
     return `XNNPACK (${GEMM_ENV}=off)`;
   }
   if (attached.has(backend)) return describe(attached.get(backend)!);
-  const module = backend.wasm as unknown as { asm: { memory: WebAssembly.Memory }; _malloc(n: number): number; _free(p: number): void };
-  const gemm = await createGemm({ memory: module.asm.memory, malloc: (n) => module._malloc(n), free: (p) => module._free(p) });
+  const gemm = await createGemm(wasmGemmHost(backend));
   if (!gemm.fma) {
     gemm.dispose();
     return 'XNNPACK (this V8 has no relaxed SIMD, so the project GEMM would be no faster)';

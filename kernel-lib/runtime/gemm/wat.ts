@@ -26,21 +26,22 @@ function madd(fma: boolean, a: string, b: string, acc: string): string {
   return fma ? `(f32x4.relaxed_madd ${a} ${b} ${acc})` : `(f32x4.add (f32x4.mul ${a} ${b}) ${acc})`;
 }
 
-/** One step of the inner dimension: C tile += A column (at $a + aOff) x B row (at $b + bOff). */
-function kStep(MR: number, fma: boolean, aOff: number, bOff: number): string {
+/** One step of the inner dimension: C tile += A column (at $a) x B row (at $b). */
+function kStep(MR: number, fma: boolean): string {
   const rows = Array.from({ length: MR }, (_, r) => r);
-  return `(local.set $b0 (v128.load offset=${bOff} (local.get $b)))
-      (local.set $b1 (v128.load offset=${bOff + 16} (local.get $b)))
-      ${rows.map((r) => `(local.set $av (v128.load32_splat offset=${aOff + r * 4} (local.get $a)))
+  return `(local.set $b0 (v128.load (local.get $b)))
+      (local.set $b1 (v128.load offset=16 (local.get $b)))
+      ${rows.map((r) => `(local.set $av (v128.load32_splat offset=${r * 4} (local.get $a)))
       (local.set $c${r}0 ${madd(fma, '(local.get $av)', '(local.get $b0)', `(local.get $c${r}0)`)})
       (local.set $c${r}1 ${madd(fma, '(local.get $av)', '(local.get $b1)', `(local.get $c${r}1)`)})`).join('\n      ')}`;
 }
 
 /**
  * The MR x 8 micro-kernel: C tile (at c, row stride ldc bytes) (+)= A block x
- * B panel over kc, two steps of k an iteration (an odd first step alone).
+ * B panel over kc, one step of k an iteration (unrolled by two it ran slower
+ * here: V8 then spills vector registers).
  */
-function microKernel(MR: number, fma: boolean, unroll: 1 | 2): string {
+function microKernel(MR: number, fma: boolean): string {
   const rows = Array.from({ length: MR }, (_, r) => r);
   const locals = rows.map((r) => `(local $c${r}0 v128) (local $c${r}1 v128)`).join(' ');
   const rowAddress = (r: number) => `(i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const ${r})))`;
@@ -50,17 +51,11 @@ function microKernel(MR: number, fma: boolean, unroll: 1 | 2): string {
     (if (local.get $acc) (then
       ${rows.map((r) => `(local.set $c${r}0 (v128.load ${rowAddress(r)})) (local.set $c${r}1 (v128.load offset=16 ${rowAddress(r)}))`).join('\n      ')}))
     (local.set $end (i32.add (local.get $b) (i32.shl (local.get $kc) (i32.const 5))))
-    (if (i32.and (local.get $kc) (i32.const ${unroll - 1})) (then
-      ${kStep(MR, fma, 0, 0)}
+    (loop $k
+      ${kStep(MR, fma)}
       (local.set $a (i32.add (local.get $a) (i32.const ${MR * 4})))
-      (local.set $b (i32.add (local.get $b) (i32.const ${NR * 4})))))
-    (if (i32.lt_u (local.get $b) (local.get $end)) (then
-      (loop $k
-        ${kStep(MR, fma, 0, 0)}
-        ${unroll === 2 ? kStep(MR, fma, MR * 4, NR * 4) : ''}
-        (local.set $a (i32.add (local.get $a) (i32.const ${MR * 4 * unroll})))
-        (local.set $b (i32.add (local.get $b) (i32.const ${NR * 4 * unroll})))
-        (br_if $k (i32.lt_u (local.get $b) (local.get $end))))))
+      (local.set $b (i32.add (local.get $b) (i32.const ${NR * 4})))
+      (br_if $k (i32.lt_u (local.get $b) (local.get $end))))
     ${rows.map((r) => `(v128.store ${rowAddress(r)} (local.get $c${r}0)) (v128.store offset=16 ${rowAddress(r)} (local.get $c${r}1))`).join('\n    ')})`;
 }
 
@@ -76,21 +71,15 @@ const PACK_A = (MR: number) => `
       (loop $lanes
         (local.set $row (i32.add (local.get $i0) (local.get $r)))
         (local.set $k (i32.const 0))
-        (if (i32.lt_u (local.get $row) (local.get $rows))
-          (then
-            (local.set $from (i32.add (local.get $src) (i32.mul (local.get $row) (local.get $rs))))
-            (loop $ks
-              (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (i32.const ${MR})) (local.get $r)) (i32.const 2)))
-                (f32.load (local.get $from)))
-              (local.set $from (i32.add (local.get $from) (local.get $cs)))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br_if $ks (i32.lt_u (local.get $k) (local.get $kc)))))
-          (else
-            (loop $zs
-              (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (i32.const ${MR})) (local.get $r)) (i32.const 2)))
-                (f32.const 0))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br_if $zs (i32.lt_u (local.get $k) (local.get $kc))))))
+        (local.set $from (i32.add (local.get $src) (i32.mul (local.get $row) (local.get $rs))))
+        (loop $ks
+          (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (i32.const ${MR})) (local.get $r)) (i32.const 2)))
+            (if (result f32) (i32.lt_u (local.get $row) (local.get $rows))
+              (then (f32.load (local.get $from)))
+              (else (f32.const 0))))
+          (local.set $from (i32.add (local.get $from) (local.get $cs)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br_if $ks (i32.lt_u (local.get $k) (local.get $kc))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br_if $lanes (i32.lt_u (local.get $r) (i32.const ${MR}))))
       (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $kc) (i32.const ${MR * 4}))))
@@ -182,10 +171,10 @@ const BLOCK = (MR: number) => `
       (br $panels))))`;
 
 /** The module's text for MR-row micro-tiles, with relaxed FMA or without. */
-export function gemmWat(MR: number, fma: boolean, unroll: 1 | 2 = 1): string {
+export function gemmWat(MR: number, fma: boolean): string {
   return `(module
   (import "env" "memory" (memory 1))
-  ${microKernel(MR, fma, unroll)}
+  ${microKernel(MR, fma)}
   ${EDGE_COPY}
   ${PACK_A(MR)}
   ${PACK_B}

@@ -23,7 +23,7 @@ import { broadcast_util, util } from '@tensorflow/tfjs';
 import type { BatchMatMulAttrs, BatchMatMulInputs, DataId, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { gemmFor, type Gemm } from '../gemm';
+import { DEFAULT_BLOCKING, gemmFor, type Gemm } from '../gemm';
 import { wasmFunction, wasmId } from './wasm_function';
 
 type WasmMatMul = (
@@ -316,11 +316,11 @@ const SCALAR_MAC_NS = 0.9;
 const XNN_COLUMN_TILE = 8;
 // The project's GEMM: a multiply-add with FMA, a float packed, one call's
 // set-up (JavaScript loops over blocks); it tiles rows by its MR and
-// columns by 8, and packs B once per product and A once per 2048 columns.
+// columns by 8, and packs B once per product and A once per NC columns.
 const GEMM_MAC_NS = 0.05;
 const GEMM_PACK_NS = 0.5;
 const GEMM_CALL_NS = 2000;
-const GEMM_NC = 2048;
+const GEMM_NC = DEFAULT_BLOCKING.NC;
 
 /**
  * The route `batchMatMul` takes for these shapes: the cheapest by the cost
