@@ -59,29 +59,84 @@ function microKernel(MR: number, fma: boolean): string {
     ${rows.map((r) => `(v128.store ${rowAddress(r)} (local.get $c${r}0)) (v128.store offset=16 ${rowAddress(r)} (local.get $c${r}1))`).join('\n    ')})`;
 }
 
+/** f32x4 lanes as i8x16.shuffle's byte indices (lanes 4-7 are the second operand's). */
+const lanes = (...ls: number[]) => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]).join(' ');
+
+/**
+ * packA in three ways. A block of MR rows is copied a vector at a time where
+ * the layout allows: when op(A) is a transposed matrix (rowStride 1), each
+ * k's MR values are adjacent and move as MR / 4 vectors; when A is row-major
+ * (colStride 1, MR = 4), four rows are read four k at a time and transposed
+ * in registers. A partial block, another layout, and the last kc % 4 steps
+ * take the scalar loop ($packLanes). Packing once cost as much as the
+ * arithmetic on the thin products (LoRA's rank-16 factors), where a packed
+ * block of A meets only two panels of B.
+ */
 const PACK_A = (MR: number) => `
+  (func $packLanes (param $from i32) (param $rs i32) (param $cs i32) (param $rowsLeft i32) (param $k0 i32) (param $kc i32) (param $dst i32)
+    (local $r i32) (local $k i32) (local $at i32)
+    (if (i32.ge_u (local.get $k0) (local.get $kc)) (then (return)))
+    (local.set $r (i32.const 0))
+    (loop $lanes
+      (local.set $k (local.get $k0))
+      (local.set $at (i32.add (i32.add (local.get $from) (i32.mul (local.get $r) (local.get $rs))) (i32.mul (local.get $k0) (local.get $cs))))
+      (loop $ks
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (i32.const ${MR})) (local.get $r)) (i32.const 2)))
+          (if (result f32) (i32.lt_u (local.get $r) (local.get $rowsLeft))
+            (then (f32.load (local.get $at)))
+            (else (f32.const 0))))
+        (local.set $at (i32.add (local.get $at) (local.get $cs)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br_if $ks (i32.lt_u (local.get $k) (local.get $kc))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br_if $lanes (i32.lt_u (local.get $r) (i32.const ${MR})))))
+
   (func (export "packA") (param $src i32) (param $rs i32) (param $cs i32) (param $rows i32) (param $kc i32) (param $dst i32)
-    (local $i0 i32) (local $k i32) (local $r i32) (local $row i32) (local $from i32)
+    (local $i0 i32) (local $k i32) (local $from i32) (local $to i32) (local $full i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $rs (i32.shl (local.get $rs) (i32.const 2)))
     (local.set $cs (i32.shl (local.get $cs) (i32.const 2)))
     (local.set $i0 (i32.const 0))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $i0) (local.get $rows)))
-      (local.set $r (i32.const 0))
-      (loop $lanes
-        (local.set $row (i32.add (local.get $i0) (local.get $r)))
-        (local.set $k (i32.const 0))
-        (local.set $from (i32.add (local.get $src) (i32.mul (local.get $row) (local.get $rs))))
-        (loop $ks
-          (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $k) (i32.const ${MR})) (local.get $r)) (i32.const 2)))
-            (if (result f32) (i32.lt_u (local.get $row) (local.get $rows))
-              (then (f32.load (local.get $from)))
-              (else (f32.const 0))))
-          (local.set $from (i32.add (local.get $from) (local.get $cs)))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br_if $ks (i32.lt_u (local.get $k) (local.get $kc))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br_if $lanes (i32.lt_u (local.get $r) (i32.const ${MR}))))
+      (local.set $from (i32.add (local.get $src) (i32.mul (local.get $i0) (local.get $rs))))
+      (local.set $full (i32.le_u (i32.add (local.get $i0) (i32.const ${MR})) (local.get $rows)))
+      (local.set $k (i32.const 0))
+      ${MR % 4 === 0 ? `(if (i32.and (local.get $full) (i32.eq (local.get $rs) (i32.const 4)))
+        (then
+          ;; rowStride 1: the block's values for one k are adjacent
+          (local.set $to (local.get $dst))
+          (loop $ks
+            ${Array.from({ length: MR / 4 }, (_, j) => `(v128.store offset=${16 * j} (local.get $to) (v128.load offset=${16 * j} (local.get $from)))`).join(' ')}
+            (local.set $from (i32.add (local.get $from) (local.get $cs)))
+            (local.set $to (i32.add (local.get $to) (i32.const ${MR * 4})))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $ks (i32.lt_u (local.get $k) (local.get $kc))))))` : ''}
+      ${MR === 4 ? `(if (i32.and (local.get $full) (i32.eq (local.get $cs) (i32.const 4)))
+        (then
+          ;; row-major: 4 rows x 4 k, transposed in registers
+          (local.set $to (local.get $dst))
+          (block $quadsDone (loop $quads
+            (br_if $quadsDone (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $kc)))
+            (local.set $r0 (v128.load (local.get $from)))
+            (local.set $r1 (v128.load (i32.add (local.get $from) (local.get $rs))))
+            (local.set $r2 (v128.load (i32.add (local.get $from) (i32.shl (local.get $rs) (i32.const 1)))))
+            (local.set $r3 (v128.load (i32.add (local.get $from) (i32.mul (local.get $rs) (i32.const 3)))))
+            (local.set $t0 (i8x16.shuffle ${lanes(0, 4, 1, 5)} (local.get $r0) (local.get $r1)))
+            (local.set $t1 (i8x16.shuffle ${lanes(2, 6, 3, 7)} (local.get $r0) (local.get $r1)))
+            (local.set $t2 (i8x16.shuffle ${lanes(0, 4, 1, 5)} (local.get $r2) (local.get $r3)))
+            (local.set $t3 (i8x16.shuffle ${lanes(2, 6, 3, 7)} (local.get $r2) (local.get $r3)))
+            (v128.store (local.get $to) (i8x16.shuffle ${lanes(0, 1, 4, 5)} (local.get $t0) (local.get $t2)))
+            (v128.store offset=16 (local.get $to) (i8x16.shuffle ${lanes(2, 3, 6, 7)} (local.get $t0) (local.get $t2)))
+            (v128.store offset=32 (local.get $to) (i8x16.shuffle ${lanes(0, 1, 4, 5)} (local.get $t1) (local.get $t3)))
+            (v128.store offset=48 (local.get $to) (i8x16.shuffle ${lanes(2, 3, 6, 7)} (local.get $t1) (local.get $t3)))
+            (local.set $from (i32.add (local.get $from) (i32.const 16)))
+            (local.set $to (i32.add (local.get $to) (i32.const 64)))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $quads)))
+          (local.set $from (i32.add (local.get $src) (i32.mul (local.get $i0) (local.get $rs))))))` : ''}
+      ;; whatever the vector loops left: all of kc, or the last kc % 4 steps
+      (call $packLanes (local.get $from) (local.get $rs) (local.get $cs) (i32.sub (local.get $rows) (local.get $i0)) (local.get $k) (local.get $kc) (local.get $dst))
       (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $kc) (i32.const ${MR * 4}))))
       (local.set $i0 (i32.add (local.get $i0) (i32.const ${MR})))
       (br $blocks))))`;
