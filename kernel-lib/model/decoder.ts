@@ -16,6 +16,7 @@ import { initWeights, layerPrefix, weightSpecs, type Weights } from './weights';
 import { applyRope, ropeTables, type RopeTables } from './rope';
 import { loraKeys, type LoraState } from './lora_state';
 import { recomputed } from './recompute';
+import { loraLinear } from './lora_linear';
 
 export interface Decoder {
   config: ModelConfig;
@@ -64,9 +65,8 @@ export interface ForwardOptions {
    * intermediates to one [tokens, hidden] tensor a layer plus one layer's
    * intermediates, for about one more forward pass of time. The gradients
    * flow to the layers' adapters with LoRA, else to their weights (the
-   * trainable tensors, as train/params.ts picks them). Outside a gradient
-   * computation (evaluation) each layer's intermediates are freed as soon as
-   * the layer is done. Not with a cache (generation).
+   * trainable tensors, as train/params.ts picks them). Not with a cache
+   * (generation).
    */
   gradientCheckpointing?: boolean;
 }
@@ -154,10 +154,14 @@ function dropoutRows(x: tf.Tensor2D, rate: number, seeds: DropoutSeeds, name: st
 
 /** x @ W for x [tokens, in], plus the LoRA update when the projection has an adapter. */
 function linear(model: Decoder, x: tf.Tensor2D, name: string, dropout?: DropoutSeeds): tf.Tensor2D {
-  const y: tf.Tensor2D = tf.matMul(x, weight(model, name) as tf.Tensor2D);
+  const w = weight(model, name) as tf.Tensor2D;
   const adapter = model.lora?.adapterFor(name);
-  if (!adapter) return y;
-  const xin = dropout !== undefined && adapter.dropout > 0 ? dropoutRows(x, adapter.dropout, dropout, name) : x;
+  if (!adapter) return tf.matMul(x, w);
+  const dropped = dropout !== undefined && adapter.dropout > 0;
+  // Frozen weight, no dropout: one tape entry keeping x and x A (lora_linear.ts).
+  if (!dropped && !model.lora!.tensors.has(name)) return loraLinear(x, w, adapter.a, adapter.b, adapter.scale);
+  const y = tf.matMul(x, w);
+  const xin = dropped ? dropoutRows(x, adapter.dropout, dropout, name) : x;
   const update = tf.matMul(tf.matMul(xin, adapter.a), adapter.b);
   return tf.add(y, tf.mul(update, adapter.scale));
 }
@@ -364,6 +368,14 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
   for (let i = 0; i < config.num_hidden_layers; i++) {
     if (options.gradientCheckpointing) {
       h = checkpointedLayer(model, i, h, ctx);
+      continue;
+    }
+    if (!keep) {
+      // Each layer in a tidy: what its operations made and no gradient reads
+      // is freed when the layer is done, instead of when the whole forward
+      // pass is (the gradient tape keeps what it reads; runtime/backprop.ts).
+      const input = h;
+      h = tf.tidy(() => decoderLayer(model, i, input, ctx).h);
       continue;
     }
     const cached = options.cache ? { k: options.cache.keys[i], v: options.cache.values[i] } : undefined;

@@ -7,11 +7,13 @@
 // Here that is the function's inputs (clones share their bytes), so the
 // intermediates of a decoder layer (attention probabilities, the MLP's
 // [tokens, intermediate] activations) no longer wait for the backward pass.
-// The gradient then runs the function again under tf.grads from the saved
+// The gradient then runs the function again under valueAndGradients
+// (runtime/backprop.ts, tfjs's gradient walk freeing as it goes) from the saved
 // inputs, with the upstream gradient dy, and returns one gradient per input.
 // Only explicit inputs get a gradient: a trainable tensor the function reads
 // must be passed as an input, not closed over.
 import * as tf from '@tensorflow/tfjs';
+import { valueAndGradients } from '../runtime/backprop';
 
 /**
  * f(inputs, constants), its intermediates recomputed in the backward pass
@@ -42,8 +44,8 @@ export function recomputed<T extends tf.Tensor>(
 }
 
 /**
- * tf.grads of f at xs with upstream dy, called from inside another gradient
- * computation's backward pass. By then the outer tf.grads has stopped
+ * The gradients of f at xs with upstream dy, called from inside another gradient
+ * computation's backward pass. By then the outer one has stopped
  * recording (its tape depth is back to 0), so the inner one starts a tape of
  * its own in the engine's single `activeTape` slot and, when done, frees its
  * saved tensors and sets the slot to null; the outer one still reads that
@@ -53,7 +55,9 @@ function gradientsWithin(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf
   const state = tf.engine().state;
   const outer = state.activeTape;
   try {
-    return tf.grads(() => f())(xs, dy);
+    const { value, grads } = valueAndGradients(f, xs, dy);
+    value.dispose();
+    return grads;
   } finally {
     state.activeTape = outer;
   }

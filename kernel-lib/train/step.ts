@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Decoder } from '../model/decoder';
 import type { Objective, ObjectiveContext } from './objective';
 import { trainableMap, withTrainable } from './params';
+import { valueAndGradients } from '../runtime/backprop';
 
 export interface GradientResult {
   lossSum: number;
@@ -27,7 +28,7 @@ export function computeGradients<B>(model: Decoder, objective: Objective<B>, bat
       for (const [k, t] of Object.entries(out.metrics ?? {})) metricTensors[k] = tf.keep(t);
       return out.lossSum;
     };
-    return tf.valueAndGrads(f)(inputs);
+    return valueAndGradients(() => f(...inputs), inputs);
   });
   const lossSum = value.dataSync()[0];
   value.dispose();
