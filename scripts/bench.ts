@@ -5,6 +5,7 @@
 //
 //   npm run bench -- [--configs S,M] [--steps 10] [--warmup 3] [--workers 1,2] [--no-torch] [--no-sft] [--out out/bench]
 //   npm run bench -- --configs L --no-sft     # SmolLM2-135M's shape with LoRA (minutes; see below)
+//   npm run bench -- --configs L --no-sft --checkpointing off   # ours without gradient checkpointing
 //
 // Ours: the `wasm` backend (or WORKBOOK_BACKEND), one thread, then data
 // parallel over worker threads. PyTorch: scripts/reference/llama_reference.py
@@ -44,8 +45,11 @@ const { values: args } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     'no-sft': { type: 'boolean', default: false },
     out: { type: 'string', default: 'out/bench' },
+    // LoRA configs: turn our gradient checkpointing on or off whatever the config says.
+    checkpointing: { type: 'string' },
   },
 });
+if (args.checkpointing !== undefined && !['on', 'off'].includes(args.checkpointing)) throw new Error(`bench: --checkpointing takes on or off, not "${args.checkpointing}"`);
 const configs = benchConfigs();
 const stepsOf = (c?: BenchConfig) => Number(args.steps ?? c?.train.steps ?? 10);
 const warmupOf = (c?: BenchConfig) => Number(args.warmup ?? c?.train.warmup ?? 3);
@@ -134,7 +138,14 @@ const fmt1 = (n: number) => (n < 100 ? n.toFixed(1) : fmt(n));
 const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}x` : '-');
 
 /** A LoRA config (L): each of our measurements in a process of its own; PyTorch with and without checkpointing. */
-function loraBench(name: string, c: BenchConfig, python: string | null, backend: BackendChoice, rows: Record<string, unknown>[]): LoraReport {
+function loraBench(name: string, config: BenchConfig, python: string | null, backend: BackendChoice, rows: Record<string, unknown>[]): LoraReport {
+  // --checkpointing: our runs read the config from a copy with the setting changed.
+  const c: BenchConfig = args.checkpointing ? { ...config, train: { ...config.train, gradient_checkpointing: args.checkpointing === 'on' } } : config;
+  const configsFile = args.checkpointing ? path.join(args.out!, `configs-checkpointing-${args.checkpointing}.json`) : undefined;
+  if (configsFile) {
+    fs.mkdirSync(args.out!, { recursive: true });
+    fs.writeFileSync(configsFile, JSON.stringify({ ...configs, [name]: c }, null, 2));
+  }
   const counts = [1, ...workerCounts.filter((n) => n > 1)];
   const [steps, warmup] = [stepsOf(c), warmupOf(c)];
   const micro = c.train.micro_batch ?? c.train.batch_size;
@@ -151,7 +162,7 @@ function loraBench(name: string, c: BenchConfig, python: string | null, backend:
       console.log(`  PyTorch ${row.torchPlain.torch}, ${threads} thread(s): ${fmt1(row.torchCheckpointed.train_tokens_per_s)} tok/s checkpointed ` +
         `(peak RSS ${fmt(row.torchCheckpointed.train_peak_rss_mb)} MB), ${fmt1(row.torchPlain.train_tokens_per_s)} tok/s without (peak RSS ${fmt(row.torchPlain.train_peak_rss_mb)} MB)`);
     }
-    row.ours = loraTrainSpeed(name, threads, steps, warmup, backend);
+    row.ours = loraTrainSpeed(name, threads, steps, warmup, backend, configsFile);
     const o = row.ours;
     const label = threads === 1 ? '1 thread' : `${threads} workers`;
     console.log(`  train, ${label}: ours ${fmt1(o.tokensPerS)} tok/s (steps ${o.stepSeconds.map((x) => x.toFixed(1)).join(', ')} s), ` +

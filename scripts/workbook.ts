@@ -28,7 +28,8 @@ options:
   --mode quick|full     run size, injected as the parameter 'mode' (default quick)
   -p, --param name=val  set a parameter (JSON value, else a string); repeatable
   --seed N              injected as the parameter 'seed' (default 0)
-  --timeout SECONDS     per-cell limit (default 900)
+  --timeout SECONDS     per-cell limit (default 900 in quick mode, 3600 in full mode,
+                        where one cell trains for tens of minutes)
   --out DIR             output folder (default out/workbook)
   --notebooks DIR       notebooks folder (default notebooks)
   --bands FILE          expected bands of figures (default bands.json in the notebooks folder)
@@ -45,7 +46,7 @@ async function main(): Promise<number> {
       mode: { type: 'string', default: 'quick' },
       param: { type: 'string', short: 'p', multiple: true, default: [] },
       seed: { type: 'string', default: '0' },
-      timeout: { type: 'string', default: '900' },
+      timeout: { type: 'string' },
       out: { type: 'string', default: path.join(root, 'out', 'workbook') },
       notebooks: { type: 'string', default: path.join(root, 'notebooks') },
       bands: { type: 'string' },
@@ -62,7 +63,7 @@ async function main(): Promise<number> {
   if (values.mode !== 'quick' && values.mode !== 'full') throw new Error(`--mode must be quick or full, got '${values.mode}'`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got '${values.seed}'`);
-  const timeout = Number(values.timeout);
+  const timeout = Number(values.timeout ?? (values.mode === 'full' ? 3600 : 900));
   if (!(timeout > 0)) throw new Error(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
   if (values['no-bands'] && values.bands !== undefined) throw new Error('--bands and --no-bands contradict each other: give one');
   const parameters: Record<string, ParameterValue> = {};
