@@ -5,7 +5,7 @@
 //
 //   npm run bench -- [--configs S,M] [--steps 10] [--warmup 3] [--workers 1,2] [--no-torch] [--no-sft] [--out out/bench]
 //   npm run bench -- --configs L --no-sft     # SmolLM2-135M's shape with LoRA (minutes; see below)
-//   npm run bench -- --configs L --no-sft --checkpointing off   # ours without gradient checkpointing
+//   npm run bench -- --configs L --no-sft --checkpointing off   # ours without gradient checkpointing (or: 15, the first 15 layers)
 //
 // Ours: the `wasm` backend (or WORKBOOK_BACKEND), one thread, then data
 // parallel over worker threads. PyTorch: scripts/reference/llama_reference.py
@@ -45,11 +45,18 @@ const { values: args } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     'no-sft': { type: 'boolean', default: false },
     out: { type: 'string', default: 'out/bench' },
-    // LoRA configs: turn our gradient checkpointing on or off whatever the config says.
+    // LoRA configs: our gradient checkpointing on, off, or for the first N layers, whatever the config says.
     checkpointing: { type: 'string' },
   },
 });
-if (args.checkpointing !== undefined && !['on', 'off'].includes(args.checkpointing)) throw new Error(`bench: --checkpointing takes on or off, not "${args.checkpointing}"`);
+/** --checkpointing on, off, or a number of layers; undefined: the config's own. */
+const checkpointingOverride = ((): boolean | number | undefined => {
+  const v = args.checkpointing;
+  if (v === undefined) return undefined;
+  if (v === 'on' || v === 'off') return v === 'on';
+  if (/^\d+$/.test(v)) return Number(v);
+  throw new Error(`bench: --checkpointing takes on, off or a number of layers, not "${v}"`);
+})();
 const configs = benchConfigs();
 const stepsOf = (c?: BenchConfig) => Number(args.steps ?? c?.train.steps ?? 10);
 const warmupOf = (c?: BenchConfig) => Number(args.warmup ?? c?.train.warmup ?? 3);
@@ -140,7 +147,7 @@ const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}x
 /** A LoRA config (L): each of our measurements in a process of its own; PyTorch with and without checkpointing. */
 function loraBench(name: string, config: BenchConfig, python: string | null, backend: BackendChoice, rows: Record<string, unknown>[]): LoraReport {
   // --checkpointing: our runs read the config from a copy with the setting changed.
-  const c: BenchConfig = args.checkpointing ? { ...config, train: { ...config.train, gradient_checkpointing: args.checkpointing === 'on' } } : config;
+  const c: BenchConfig = checkpointingOverride !== undefined ? { ...config, train: { ...config.train, gradient_checkpointing: checkpointingOverride } } : config;
   const configsFile = args.checkpointing ? path.join(args.out!, `configs-checkpointing-${args.checkpointing}.json`) : undefined;
   if (configsFile) {
     fs.mkdirSync(args.out!, { recursive: true });
@@ -150,7 +157,7 @@ function loraBench(name: string, config: BenchConfig, python: string | null, bac
   const [steps, warmup] = [stepsOf(c), warmupOf(c)];
   const micro = c.train.micro_batch ?? c.train.batch_size;
   console.log(`  LoRA r=${c.lora!.rank} (alpha ${c.lora!.alpha}) on ${c.lora!.targets.join(', ')}; ${c.train.batch_size} rows x ${c.train.seq_len} tokens an update, ` +
-    `${micro} row(s) a forward pass; gradient checkpointing ${c.train.gradient_checkpointing ? 'on' : 'off'} (ours); ${steps} timed steps after ${warmup} warm-up`);
+    `${micro} row(s) a forward pass; gradient checkpointing ${c.train.gradient_checkpointing === true ? 'on' : !c.train.gradient_checkpointing ? 'off' : `on the first ${c.train.gradient_checkpointing} layers`} (ours); ${steps} timed steps after ${warmup} warm-up`);
   const train: LoraRow[] = [];
   let torchGenerate: Record<string, number> | undefined;
   for (const threads of counts) {

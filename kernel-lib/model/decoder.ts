@@ -65,10 +65,25 @@ export interface ForwardOptions {
    * intermediates to one [tokens, hidden] tensor a layer plus one layer's
    * intermediates, for about one more forward pass of time. The gradients
    * flow to the layers' adapters with LoRA, else to their weights (the
-   * trainable tensors, as train/params.ts picks them). Not with a cache
-   * (generation).
+   * trainable tensors, as train/params.ts picks them). A number n
+   * checkpoints the first n layers only: the others keep their activations,
+   * a memory plan between the two (each layer checkpointed saves its
+   * activations and costs its forward again). Not with a cache (generation).
    */
-  gradientCheckpointing?: boolean;
+  gradientCheckpointing?: GradientCheckpointing;
+}
+
+/** Gradient checkpointing: every layer (true), none (false), or the first n layers. */
+export type GradientCheckpointing = boolean | number;
+
+/** How many of `layers` layers (the first ones) a gradientCheckpointing setting recomputes; checks a count. */
+export function checkpointedLayerCount(setting: GradientCheckpointing | undefined, layers: number): number {
+  if (setting === undefined || setting === false) return 0;
+  if (setting === true) return layers;
+  if (!(Number.isInteger(setting) && setting >= 0 && setting <= layers)) {
+    throw new Error(`decoder: gradientCheckpointing ${setting} must be true, false, or a whole number of layers from 0 to ${layers}`);
+  }
+  return setting;
 }
 
 /** A forward's dropout seeds: one for the whole batch, or one per batch row. */
@@ -345,7 +360,8 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
     if (options.cache || options.keyMask) throw new Error('decoder: segmentIds cannot be combined with a cache or a keyMask (segment 0 already marks padding)');
     if (segments.shape[0] !== B || segments.shape[1] !== T) throw new Error(`decoder: segmentIds has shape [${segments.shape}], expected [${B}, ${T}] like ids`);
   }
-  if (options.gradientCheckpointing && (options.cache || options.returnCache)) {
+  const recomputedLayers = checkpointedLayerCount(options.gradientCheckpointing, config.num_hidden_layers);
+  if (recomputedLayers > 0 && (options.cache || options.returnCache)) {
     throw new Error('decoder: gradientCheckpointing is for training and cannot be combined with a cache or returnCache (generation)');
   }
   const past = options.cache ? options.cache.keys[0].shape[2] : 0;
@@ -366,7 +382,7 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
   const keep = options.cache !== undefined || options.returnCache === true;
   const cache: KVCache = { keys: [], values: [] };
   for (let i = 0; i < config.num_hidden_layers; i++) {
-    if (options.gradientCheckpointing) {
+    if (i < recomputedLayers) {
       h = checkpointedLayer(model, i, h, ctx);
       continue;
     }

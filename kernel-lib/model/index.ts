@@ -3,8 +3,8 @@ export { CONFIG_LIMITS, fromHFConfig, flopsPerToken, modelConfig, parameterCount
 export { inverseFrequencies, SUPPORTED_ROPE_TYPES } from './rope_scaling';
 export type { RopeScaling } from './rope_scaling';
 export type { ModelConfig, ModelConfigInput } from './config';
-export { createDecoder, decoderFromWeights, disposeCache, disposeDecoder, forward, hiddenStates, outputLogits, rmsNorm } from './decoder';
-export type { Decoder, ForwardOptions, ForwardResult, KVCache } from './decoder';
+export { checkpointedLayerCount, createDecoder, decoderFromWeights, disposeCache, disposeDecoder, forward, hiddenStates, outputLogits, rmsNorm } from './decoder';
+export type { Decoder, ForwardOptions, ForwardResult, GradientCheckpointing, KVCache } from './decoder';
 export { initWeights, weightSpecs } from './weights';
 export type { WeightSpec, Weights } from './weights';
 export { encodeSafetensors, readSafetensors, readSafetensorsHeader, readSafetensorsTensors, writeSafetensors } from './safetensors';

@@ -1,7 +1,7 @@
 // Evaluation on held-out batches, and how a metric's parts (micro-batches,
 // workers, eval batches) combine into one value: shared with the training
 // loop so that eval_accuracy means what accuracy means in training.
-import type { Decoder } from '../model/decoder';
+import type { Decoder, GradientCheckpointing } from '../model/decoder';
 import type { MetricReduce, Objective } from './objective';
 import { computeLoss } from './step';
 
@@ -49,7 +49,7 @@ export interface EvaluateOptions {
    * forward then holds one layer's intermediates at a time instead of all of
    * them until the batch's loss is read. Same numbers.
    */
-  gradientCheckpointing?: boolean;
+  gradientCheckpointing?: GradientCheckpointing;
 }
 
 /** Loss and metrics over `batches` without updating the model. */

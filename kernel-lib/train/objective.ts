@@ -4,7 +4,7 @@
 // micro-batches and workers, so accumulation and data parallelism give the
 // same gradient as one large batch.
 import type * as tf from '@tensorflow/tfjs';
-import type { Decoder } from '../model/decoder';
+import type { Decoder, GradientCheckpointing } from '../model/decoder';
 
 export interface ObjectiveContext {
   /** Training mode (dropout on), seeded per step for repeatability. */
@@ -20,7 +20,7 @@ export interface ObjectiveContext {
    * keeping its activations (TrainConfig.gradientCheckpointing); objectives
    * pass it to the model's forward as ForwardOptions.gradientCheckpointing.
    */
-  gradientCheckpointing?: boolean;
+  gradientCheckpointing?: GradientCheckpointing;
 }
 
 export interface ObjectiveOutput {

@@ -3,7 +3,7 @@
 // log p(token | everything before it). Prompt tokens and padding add nothing.
 // The preference objectives (DPO and its family, KTO) are functions of these.
 import * as tf from '@tensorflow/tfjs';
-import { hiddenStates, outputLogits, type Decoder } from '../model/decoder';
+import { hiddenStates, outputLogits, type Decoder, type GradientCheckpointing } from '../model/decoder';
 import { scoreHead } from '../model/reward_model';
 
 export interface ReplyRows {
@@ -31,7 +31,7 @@ export interface ReplyLogps {
 /** The training settings of the forward: per-row dropout seeds and gradient checkpointing (ForwardOptions). */
 export interface ReplyForwardOptions {
   dropoutRowSeeds?: number[];
-  gradientCheckpointing?: boolean;
+  gradientCheckpointing?: GradientCheckpointing;
 }
 
 /**

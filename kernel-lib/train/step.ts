@@ -2,7 +2,7 @@
 // of that sum for every trainable tensor, copied out as flat arrays. Shared
 // by the single-thread loop and the data-parallel workers.
 import * as tf from '@tensorflow/tfjs';
-import type { Decoder } from '../model/decoder';
+import type { Decoder, GradientCheckpointing } from '../model/decoder';
 import type { Objective, ObjectiveContext } from './objective';
 import { trainableMap, withTrainable } from './params';
 import { valueAndGradients } from '../runtime/backprop';
@@ -101,7 +101,7 @@ export interface LossResult {
  * (evaluation: no dropout). With gradientCheckpointing each layer's
  * intermediates are freed as soon as it is done (see evaluate).
  */
-export function computeLoss<B>(model: Decoder, objective: Objective<B>, batch: B, options: { gradientCheckpointing?: boolean } = {}): LossResult {
+export function computeLoss<B>(model: Decoder, objective: Objective<B>, batch: B, options: { gradientCheckpointing?: GradientCheckpointing } = {}): LossResult {
   let count = 0;
   const metricTensors: Record<string, tf.Scalar> = {};
   const value = tf.tidy(() => {

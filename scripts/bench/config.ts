@@ -17,7 +17,8 @@ export interface BenchConfig {
     seq_len: number;
     lr: number;
     weight_decay: number;
-    gradient_checkpointing?: boolean;
+    /** true, false, or the number of layers (the first ones) to checkpoint. */
+    gradient_checkpointing?: boolean | number;
     /** Timed steps and warm-up steps when the command line does not say. */
     steps?: number;
     warmup?: number;

@@ -46,7 +46,7 @@ export interface LoraTrainResult {
   wasmHeapMB: number;
   trainable: number;
   parameters: number;
-  gradientCheckpointing: boolean;
+  gradientCheckpointing: boolean | number;
 }
 
 export interface LoraGenerateResult {

@@ -202,12 +202,32 @@ describe('train/gradient checkpointing', function () {
     disposeDecoder(model);
   });
 
+  it('a number of layers checkpoints the first ones only: the same gradients, as many extra products as those layers have, a bad count named', async () => {
+    const model = withLora(createDecoder(threeLayers(), 6), 0);
+    const products = async (setting: boolean | number) => matMuls(model, lmObjective, lmBatch, { gradientCheckpointing: setting });
+    const [none, one, two, all] = [await products(false), await products(1), await products(2), await products(true)];
+    assert.ok(none < one && one < two && two < all, `products: ${none}, ${one}, ${two}, ${all}`);
+    assert.equal(two - one, one - none, 'each checkpointed layer adds the same products (its forward again)');
+    assert.equal(all - none, 3 * (one - none));
+    assert.equal(await products(0), none);
+    assert.equal(await products(3), all);
+    const plain = computeGradients(model, lmObjective, lmBatch, {});
+    const partial = computeGradients(model, lmObjective, lmBatch, { gradientCheckpointing: 2 });
+    plain.grads.forEach((g, i) => {
+      const scale = g.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      assert.ok(maxAbsDiff(g, partial.grads[i]) <= 1e-5 * scale, `gradient ${i}`);
+    });
+    assert.throws(() => computeGradients(model, lmObjective, lmBatch, { gradientCheckpointing: 4 }), /gradientCheckpointing 4 must be true, false, or a whole number of layers from 0 to 3/);
+    await assert.rejects(train(model, { ...base, steps: 1, gradientCheckpointing: 1.5 }, { objective: lmObjective, data }), /gradientCheckpointing 1.5 must be/);
+    disposeDecoder(model);
+  });
+
   it('at 12 layers and 256 tokens checkpointing cuts a step\'s peak memory to under a quarter; an evaluation holds one layer at a time either way', async () => {
     const config = modelConfig({ vocab_size: 61, hidden_size: 64, num_hidden_layers: 12, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 256 });
     const model = createDecoder(config, 1);
     const batch = randomWindows(tokens, { batchSize: 1, seqLen: 256, seed: 3 }).batch(0, 0);
     // tfjs's count of tensor bytes at its highest during the step, above what was alive before it.
-    const peak = async (gradientCheckpointing: boolean): Promise<number> => {
+    const peak = async (gradientCheckpointing: boolean | number): Promise<number> => {
       const before = tf.memory().numBytes;
       const info = await tf.profile(() => {
         computeGradients(model, lmObjective, batch, { gradientCheckpointing });
@@ -216,6 +236,8 @@ describe('train/gradient checkpointing', function () {
     };
     const plain = await peak(false);
     const checkpointed = await peak(true);
+    const half = await peak(6);
+    assert.ok(checkpointed < half && half < plain, `peak ${(plain / 1e6).toFixed(1)} MB plain, ${(half / 1e6).toFixed(1)} MB with 6 of 12 layers checkpointed, ${(checkpointed / 1e6).toFixed(1)} MB with all`);
     // Measured: 122 MB -> 24.5 MB (the layer inputs, one layer's recomputation and the loss); before
     // runtime/backprop.ts freed memory during the backward pass, 237 MB -> 31 MB.
     assert.ok(checkpointed < plain / 4, `peak ${(plain / 1e6).toFixed(1)} MB plain, ${(checkpointed / 1e6).toFixed(1)} MB checkpointed`);
