@@ -22,13 +22,18 @@ export function tokenCrossEntropySum(logits: tf.Tensor2D, targets: tf.Tensor1D, 
     const probs = tf.softmax(x);
     const logz = tf.sub(tf.max(x, -1), tf.log(tf.max(probs, -1)));
     const picked = tf.sum(tf.mul(x, onehot), -1);
-    save([probs, onehot, w]);
+    // The targets, not the one-hot matrix, wait for the backward pass: it is
+    // as large as the logits ([tokens, vocab]: 100 MB at 512 tokens and a
+    // 49,152-token vocabulary) and cheap to make again there.
+    save([probs, targets, w]);
     return {
       value: tf.sum(tf.mul(tf.sub(logz, picked), w)),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [p, oh, ws] = saved;
+      // In a tidy: p - onehot is another [tokens, vocab] matrix, freed once used.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const [p, ts, ws] = saved;
+        const oh = tf.cast(tf.oneHot(tf.cast(ts, 'int32'), depth), 'float32');
         return tf.mul(tf.sub(p, oh), tf.mul(tf.expandDims(ws, -1), dy));
-      },
+      }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(logits) as tf.Scalar;
