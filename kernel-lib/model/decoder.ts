@@ -397,10 +397,8 @@ export function hiddenStates(model: Decoder, ids: tf.Tensor2D, options: ForwardO
     const cached = options.cache ? { k: options.cache.keys[i], v: options.cache.values[i] } : undefined;
     const layer = decoderLayer(model, i, h, ctx, cached);
     h = layer.h;
-    if (keep) {
-      cache.keys.push(layer.k);
-      cache.values.push(layer.v);
-    }
+    cache.keys.push(layer.k);
+    cache.values.push(layer.v);
   }
   const hidden = rmsNorm(h, weight(model, 'model.norm.weight'), config.rms_norm_eps);
   return { hidden, cache: keep ? cache : undefined };

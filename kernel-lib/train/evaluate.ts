@@ -44,10 +44,10 @@ export interface EvalResult {
 
 export interface EvaluateOptions {
   /**
-   * Run each decoder layer in a scope of its own, as gradient checkpointing
-   * does (the trainer passes its TrainConfig.gradientCheckpointing): the
-   * forward then holds one layer's intermediates at a time instead of all of
-   * them until the batch's loss is read. Same numbers.
+   * The forward as training runs it (the trainer passes its
+   * TrainConfig.gradientCheckpointing). Same numbers either way; without a
+   * gradient, each layer's intermediates are freed when the layer is done
+   * in both modes.
    */
   gradientCheckpointing?: GradientCheckpointing;
 }

@@ -98,8 +98,8 @@ export interface LossResult {
 
 /**
  * The summed loss, count and metrics of a batch without gradients
- * (evaluation: no dropout). With gradientCheckpointing each layer's
- * intermediates are freed as soon as it is done (see evaluate).
+ * (evaluation: no dropout); each layer's intermediates are freed as soon as
+ * it is done, with gradientCheckpointing or without (see evaluate).
  */
 export function computeLoss<B>(model: Decoder, objective: Objective<B>, batch: B, options: { gradientCheckpointing?: GradientCheckpointing } = {}): LossResult {
   let count = 0;
